@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"testing"
 
@@ -17,7 +16,7 @@ import (
 
 // testBackend is shared by all tests: a tensor can only be used with the backend it was made on.
 var testBackend = sync.OnceValue(func() backends.Backend {
-	cfg := "ops_sequential"; if c, ok := os.LookupEnv("FG_CFG"); ok { cfg = c }; return must.M1(simplego.New(cfg))
+	return must.M1(simplego.New("ops_sequential"))
 })
 
 // dotCase is one DotGeneral configuration: operand shapes and axes.

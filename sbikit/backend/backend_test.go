@@ -36,6 +36,7 @@ func TestXLAWithoutPluginIsAnError(t *testing.T) {
 	if err == nil {
 		t.Skip("an XLA CUDA plugin is installed here; nothing to check")
 	}
+	t.Logf("error (as users see it): %v", err)
 	want := "PJRT_PLUGIN_LIBRARY_PATH"
 	if !slices.Contains(backends.List(), "xla") {
 		want = "noxla"
