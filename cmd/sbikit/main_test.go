@@ -118,3 +118,15 @@ func TestC2STOnFiles(t *testing.T) {
 		t.Errorf("missing file: error %v, want one naming %s", err, missing)
 	}
 }
+
+func TestBenchPrintsJSONWithBackend(t *testing.T) {
+	results := runJSON(t, "bench", "--run", "^simulate_two_moons$")
+	if len(results) != 1 {
+		t.Fatalf("got %d results, want 1: %v", len(results), results)
+	}
+	r := results[0]
+	metrics, _ := r["metrics"].(map[string]any)
+	if r["name"] != "simulate_two_moons" || r["backend"] == "" || metrics["simulations_per_second"].(float64) <= 0 {
+		t.Errorf("result %v lacks name, backend or a positive simulations_per_second", r)
+	}
+}
