@@ -18,6 +18,7 @@ KERNEL_DIR := $(or $(JUPYTER_DATA_DIR),$(HOME)/.local/share/jupyter)/kernels/gon
 GOTAGS     ?= noxla
 BENCH      ?=
 PORT       ?= 8888
+IP         ?= 127.0.0.1
 
 # GoNB runs go, gopls and goimports from PATH; notebooks find this checkout through PROBINV_ROOT.
 export PATH         := $(BIN):$(shell go env GOROOT)/bin:$(shell go env GOPATH)/bin:$(PATH)
@@ -46,7 +47,7 @@ kernel: tools
 	@[ -f $(KERNEL_DIR)/kernel.json ] && cmp -s $(BIN)/gonb $(KERNEL_DIR)/gonb || $(BIN)/gonb --install --force_copy
 
 notebook: deps
-	$(JUPYTER) notebook --notebook-dir=notebooks --ip=127.0.0.1 --port=$(PORT) --no-browser \
+	$(JUPYTER) notebook --notebook-dir=notebooks --ip=$(IP) --port=$(PORT) --no-browser \
 	  $(if $(SUDO),,--allow-root)
 
 # Under -tags noxla only the pure-Go backend exists, so a GOMLX_BACKEND from the caller is dropped.
