@@ -2,8 +2,6 @@ package tests
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,15 +9,11 @@ import (
 	"github.com/probinv/probinv/sbikit/tasks"
 )
 
-// sbibmDir is where sbibm's reference files are: $PROBINV_SBIBM, else ../shared/data/sbibm beside
-// the checkout (where CI puts them).
+// sbibmDir is where sbibm's reference files are (tasks.SbibmDir); without them the test skips.
 func sbibmDir(t *testing.T) string {
-	dir := os.Getenv("PROBINV_SBIBM")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "data", "sbibm")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("sbibm reference data not found at %s (set PROBINV_SBIBM to its directory)", dir)
+	dir, err := tasks.SbibmDir()
+	if err != nil {
+		t.Skip(err)
 	}
 	return dir
 }

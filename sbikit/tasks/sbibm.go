@@ -138,3 +138,29 @@ func ReadCSV(path string) ([][]float64, error) {
 	}
 	return rows, nil
 }
+
+// SbibmDir finds sbibm's reference files: $PROBINV_SBIBM when set, else the first directory
+// shared/data/sbibm found beside the working directory or one of its parents (a checkout's
+// ../shared/data/sbibm, from any folder inside it). The error says where it looked.
+func SbibmDir() (string, error) {
+	if dir := os.Getenv("PROBINV_SBIBM"); dir != "" {
+		if _, err := os.Stat(dir); err != nil {
+			return "", fmt.Errorf("tasks: PROBINV_SBIBM=%s: %w", dir, err)
+		}
+		return dir, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("tasks: %w", err)
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		candidate := filepath.Join(dir, "shared", "data", "sbibm")
+		if info, err := os.Stat(candidate); err == nil && info.IsDir() {
+			return candidate, nil
+		}
+		if dir == filepath.Dir(dir) {
+			return "", fmt.Errorf("tasks: no shared/data/sbibm in %s or its parents; "+
+				"set PROBINV_SBIBM to the directory of sbibm's reference files", wd)
+		}
+	}
+}

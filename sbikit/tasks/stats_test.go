@@ -3,7 +3,6 @@ package tasks
 import (
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"sort"
 	"testing"
@@ -146,14 +145,11 @@ func knnAccuracy(samples, ref [][]float64, m, k int) float64 {
 	return float64(correct) / float64(len(pts))
 }
 
-// sbibmDir is where the sbibm reference files are: $PROBINV_SBIBM or the shared data folder.
+// sbibmDir is where the sbibm reference files are (SbibmDir); tests that need them skip without.
 func sbibmDir(t testing.TB) string {
-	dir := os.Getenv("PROBINV_SBIBM")
-	if dir == "" {
-		dir = "../../../shared/data/sbibm"
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("sbibm reference data not found at %s (set PROBINV_SBIBM to its directory): %v", dir, err)
+	dir, err := SbibmDir()
+	if err != nil {
+		t.Skip(err)
 	}
 	return dir
 }
