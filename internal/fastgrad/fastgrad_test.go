@@ -23,7 +23,6 @@ var testBackend = sync.OnceValue(func() backends.Backend {
 type dotCase struct {
 	lhsDims, rhsDims []int
 	lc, lb, rc, rb   []int
-	lhsFree, rhsFree int
 	description      string
 }
 
@@ -105,6 +104,10 @@ func gradientsWith(t *testing.T, rules map[NodeType]VJP, c dotCase, lhs, rhs, w 
 	if err != nil {
 		t.Fatalf("%s: %v", c.description, err)
 	}
+	return flatAll(outs)
+}
+
+func flatAll(outs []*tensors.Tensor) [][]float64 {
 	res := make([][]float64, len(outs))
 	for i, o := range outs {
 		res[i] = flat(o)
@@ -127,11 +130,10 @@ func TestDotGeneralMatchesStock(t *testing.T) {
 	for range 40 {
 		c := randomDotCase(rng)
 		lhs, rhs := randomTensor(rng, c.lhsDims), randomTensor(rng, c.rhsDims)
-		var outDims []int
-		exec := MustNewExec(testBackend(), func(lhs, rhs *Node) *Node {
+		out := MustExecOnce(testBackend(), func(lhs, rhs *Node) *Node {
 			return DotGeneral(lhs, c.lc, c.lb, rhs, c.rc, c.rb)
-		})
-		outDims = exec.MustExec(lhs, rhs)[0].Shape().Dimensions
+		}, lhs, rhs)
+		outDims := out.Shape().Dimensions
 		w := randomTensor(rng, outDims)
 		stock := gradientsWith(t, Stock, c, lhs, rhs, w)
 		fast := gradientsWith(t, Rules, c, lhs, rhs, w)
@@ -158,11 +160,7 @@ func TestDotMatchesStock(t *testing.T) {
 				l2 := Add(ReduceAllSum(Square(g[0])), ReduceAllSum(Sin(g[1])))
 				return append(g, Gradient(l2, a, b)...)
 			}, a, b)
-			res := make([][]float64, len(outs))
-			for i, o := range outs {
-				res[i] = flat(o)
-			}
-			return res
+			return flatAll(outs)
 		}
 		stock, fast := grads(Stock), grads(Rules)
 		for i := range stock {
