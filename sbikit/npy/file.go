@@ -17,7 +17,7 @@ import (
 // Save writes a to a .npy file. The file appears complete or not at all: the data goes to a
 // temporary file in the same directory that is renamed over path once it is written.
 func Save(path string, a *Array) error {
-	return writeAtomic(path, func(w io.Writer) error { return Write(w, a) })
+	return WriteAtomic(path, func(w io.Writer) error { return Write(w, a) })
 }
 
 // Load reads a .npy file. Errors name the file.
@@ -50,7 +50,7 @@ func SaveNPZ(path string, arrays map[string]*Array) error {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	return writeAtomic(path, func(w io.Writer) error {
+	return WriteAtomic(path, func(w io.Writer) error {
 		z := zip.NewWriter(w)
 		for _, name := range names {
 			e, err := z.CreateHeader(&zip.FileHeader{Name: name + ".npy", Method: zip.Deflate, Modified: zipTime})
@@ -112,9 +112,11 @@ func readEntry(f *zip.File) (*Array, error) {
 	return Read(bytes.NewReader(b))
 }
 
-// writeAtomic runs write on a temporary file next to path and renames it to path when
-// write, flush and close all succeed; otherwise it removes the temporary file.
-func writeAtomic(path string, write func(io.Writer) error) (err error) {
+// WriteAtomic runs write on a temporary file next to path and renames it to path when
+// write, flush and close all succeed; otherwise it removes the temporary file. So a crash or a
+// full disk never leaves half a file where a good one was. Other packages use it for their
+// own files (a model's JSON description) so that there is one way to write a file safely.
+func WriteAtomic(path string, write func(io.Writer) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."

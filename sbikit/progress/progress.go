@@ -27,10 +27,12 @@ type Bar struct {
 	decile   int       // plain mode: the last 10% step printed
 	width    int       // tty mode: length of the line on screen, to blank its leftovers
 	finished bool
+	status   string           // text shown after the counts (SetStatus)
 	now      func() time.Time // the clock; tests replace it
 }
 
-// New starts a bar that counts to total (total <= 0 means unknown: no percentage or ETA).
+// New starts a bar that counts to total (total <= 0 means unknown: no percentage or ETA, and
+// outside a terminal a line every five seconds instead of every 10%).
 func New(w io.Writer, total int, label string) *Bar {
 	b := &Bar{w: w, label: label, total: total, tty: isTerminal(w), now: time.Now}
 	b.start = b.now()
@@ -69,7 +71,23 @@ func (b *Bar) Add(n int) {
 			b.decile = d
 			b.print(now, false)
 		}
+	} else if now.Sub(b.last) >= plainInterval {
+		b.print(now, false)
 	}
+}
+
+// plainInterval is how often a bar with no known total prints a plain (non-terminal) line.
+const plainInterval = 5 * time.Second
+
+// SetStatus sets a short text shown after the counts, such as the current losses of a training
+// loop; it shows from the next line printed.
+func (b *Bar) SetStatus(s string) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.status = s
 }
 
 // Done prints the final line with the elapsed time. Later calls do nothing.
@@ -101,6 +119,9 @@ func (b *Bar) print(now time.Time, final bool) {
 	case b.total > 0 && b.count > 0 && b.count < b.total:
 		eta := time.Duration(float64(b.total-b.count) / rate * float64(time.Second))
 		line += fmt.Sprintf(" ETA %v", eta.Round(time.Second))
+	}
+	if b.status != "" {
+		line += " · " + b.status
 	}
 	if !b.tty {
 		fmt.Fprintln(b.w, line)

@@ -118,3 +118,18 @@ func TestFileIsNotATerminal(t *testing.T) {
 		t.Error("a file or a buffer was taken for a terminal")
 	}
 }
+
+// A bar with no total prints a plain line every five seconds, with its status.
+func TestUnknownTotalPrintsPeriodicallyWithStatus(t *testing.T) {
+	var buf bytes.Buffer
+	b := withClock(New(&buf, 0, "train epoch"), 2*time.Second)
+	for i := range 5 {
+		b.SetStatus("loss " + string(rune('a'+i)))
+		b.Add(1) // clock readings at 2, 4, 6, 8, 10 s: a line at 6 s, then Done's at 12 s
+	}
+	b.Done()
+	want := "train epoch 3 0.5/s · loss c\ntrain epoch 5 0.417/s in 12s · loss e\n"
+	if got := buf.String(); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,209 @@
+package sbikit
+
+import (
+	"fmt"
+	"path/filepath"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/probinv/probinv/sbikit/backend"
+	"github.com/probinv/probinv/sbikit/flows"
+	"github.com/probinv/probinv/sbikit/nn"
+	"github.com/probinv/probinv/sbikit/npy"
+	"github.com/probinv/probinv/sbikit/tasks"
+)
+
+// NPE is neural posterior estimation (Papamakarios & Murray 2016; Greenberg et al. 2019): a
+// conditional normalizing flow q(x|y) trained on simulated pairs (x, y), x ~ p(x), y ~ p(y|x), to
+// minimize the lecture's objective
+//
+//	E_{p(x, y)}[−log q(x|y)],
+//
+// whose minimizer over all conditional densities is the posterior p(x|y) for every y at once
+// (amortized inference): after training, conditioning on an observation costs one network pass.
+//
+//	model, err := sbikit.NPE{Prior: task.Prior()}.Train(x, y)
+//	post, err := model.Posterior(yObs)
+//	samples, err := post.Sample(10000, seed)
+type NPE struct {
+	Flow      flows.Config // the flow (default: a neural spline flow, flows.Config.WithDefaults)
+	Embedding Embedding    // network applied to y before it conditions the flow (default: none)
+	Training  Training
+	// Prior, when set, gives the support the posterior is truncated to (rejection sampling; see
+	// Posterior). It does not enter training: NPE learns the posterior of the prior that generated x.
+	Prior tasks.Prior
+	// Task names the simulator, for the record in model.json.
+	Task string
+}
+
+// Embedding is a network that summarizes the observation y before it conditions the flow: an MLP
+// with Layers hidden tanh layers of Hidden units and Out outputs. The zero value is the identity,
+// right for low-dimensional observations; long or redundant ones (time series, images) train
+// better through a learned summary.
+type Embedding struct {
+	Hidden int `json:"hidden,omitempty"`
+	Layers int `json:"layers,omitempty"`
+	Out    int `json:"out,omitempty"`
+}
+
+func (e Embedding) check() error {
+	if e == (Embedding{}) {
+		return nil
+	}
+	if e.Hidden < 1 || e.Layers < 0 || e.Out < 1 {
+		return fmt.Errorf("sbikit: embedding %+v needs hidden and out ≥ 1 (or all zero for none)", e)
+	}
+	return nil
+}
+
+// apply embeds the standardized y [b, dimY].
+func (e Embedding) apply(ctx *context.Context, y *Node) *Node {
+	if e == (Embedding{}) {
+		return y
+	}
+	return nn.MLP(ctx.In("embedding"), y, e.Hidden, e.Layers, e.Out)
+}
+
+// Support is a box that holds all of the prior's mass; ±Inf bounds are open.
+type Support struct {
+	Lo []float64 `json:"lo"`
+	Hi []float64 `json:"hi"`
+}
+
+// meta is model.json: everything but the weights that is needed to rebuild a trained model, and
+// the record of its training.
+type meta struct {
+	Format      int          `json:"format"`
+	Method      string       `json:"method"`
+	Task        string       `json:"task,omitempty"`
+	DimX        int          `json:"dim_x"`
+	DimY        int          `json:"dim_y"`
+	X           Standardizer `json:"x_standardizer"`
+	Y           Standardizer `json:"y_standardizer"`
+	Support     *Support     `json:"support,omitempty"`
+	Flow        flows.Config `json:"flow"`
+	Embedding   Embedding    `json:"embedding"`
+	Simulations int          `json:"simulations"`
+	Data        string       `json:"data_fingerprint"`
+	Training    Training     `json:"training_settings"`
+	Report      Report       `json:"training"`
+}
+
+// formatVersion is the model.json format this code writes and reads.
+const formatVersion = 1
+
+// Train fits the flow to the pairs (x[i], y[i]) and returns the trained model. With Training.Dir set
+// it checkpoints there while it trains, and a directory that holds an unfinished run with the same
+// settings and data is resumed rather than restarted; a finished one is an error, so that nothing is
+// overwritten by accident.
+func (e NPE) Train(x, y [][]float64) (*Model, error) {
+	dimX, dimY, err := checkPairs(x, y)
+	if err != nil {
+		return nil, err
+	}
+	cfg := e.Training.withDefaults()
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if err := e.Embedding.check(); err != nil {
+		return nil, err
+	}
+	flowCfg := e.Flow.WithDefaults()
+	flow, err := flows.New(flowCfg, dimX)
+	if err != nil {
+		return nil, err
+	}
+	train, valid := split(len(x), cfg.ValidationFraction, cfg.Seed)
+	m := meta{
+		Format: formatVersion, Method: "npe", Task: e.Task, DimX: dimX, DimY: dimY,
+		X: fitStandardizer(x, train, dimX), Y: fitStandardizer(y, train, dimY),
+		Flow: flowCfg, Embedding: e.Embedding, Simulations: len(x), Data: fingerprint(x, y), Training: cfg,
+		Report: Report{Backend: backend.Name()},
+	}
+	if e.Prior != nil {
+		if m.Support, err = priorSupport(e.Prior, dimX); err != nil {
+			return nil, err
+		}
+	}
+	model, err := newModel(m, flow)
+	if err != nil {
+		return nil, err
+	}
+	var best map[string]*npy.Array
+	if cfg.Dir != "" {
+		if best, err = model.resume(cfg.Dir); err != nil {
+			return nil, err
+		}
+	}
+	if err := model.ctx.SetRNGStateFromSeed(int64(cfg.Seed)); err != nil {
+		return nil, err
+	}
+	data := pairs{
+		x: m.X.forward(x, iota(len(x))), y: m.Y.forward(y, iota(len(y))),
+		dimX: dimX, dimY: dimY, train: train, valid: valid,
+	}
+	save := func(r *Report, best map[string]*npy.Array) error {
+		if cfg.Dir == "" {
+			return nil
+		}
+		return saveCheckpoint(cfg.Dir, model.meta, model.ctx, best)
+	}
+	err = fit(model.backend, model.ctx, model.loss, data, cfg, &model.meta.Report, best, save)
+	if err != nil {
+		return nil, err
+	}
+	return model, nil
+}
+
+// resume loads an unfinished run from dir into the model, returning its best parameters; it returns
+// nil for a directory without a checkpoint, and an error for one that holds a finished run or a
+// run with other settings or data.
+func (m *Model) resume(dir string) (map[string]*npy.Array, error) {
+	ok, err := hasCheckpoint(dir)
+	if err != nil || !ok {
+		return nil, err
+	}
+	var old meta
+	if err := readJSON(filepath.Join(dir, modelFile), &old); err != nil {
+		return nil, err
+	}
+	if old.Report.Stopped != "" {
+		return nil, fmt.Errorf("sbikit: %s already holds a trained model (%s after %d epochs); load it with sbikit.Load, or train into a new directory",
+			dir, old.Report.Stopped, old.Report.Epochs)
+	}
+	if old.Data != m.meta.Data || old.Method != m.meta.Method || old.Flow != m.meta.Flow ||
+		old.Embedding != m.meta.Embedding || old.Training.persisted() != m.meta.Training.persisted() {
+		return nil, fmt.Errorf("sbikit: %s holds an unfinished run with other settings or data; "+
+			"rerun with the same ones to resume it, or train into a new directory", dir)
+	}
+	state, err := loadArrays(dir, stateFile)
+	if err != nil {
+		return nil, err
+	}
+	best, err := loadArrays(dir, paramsFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := restore(m.ctx, state); err != nil {
+		return nil, fmt.Errorf("sbikit: %s: %w; the checkpoint does not fit this model: train into a new directory", dir, err)
+	}
+	m.meta.Report = old.Report
+	return best, nil
+}
+
+// priorSupport reads the prior's bounds, checking their length.
+func priorSupport(p tasks.Prior, dimX int) (*Support, error) {
+	lo, hi := p.Bounds()
+	if len(lo) != dimX || len(hi) != dimX {
+		return nil, fmt.Errorf("sbikit: the prior has %d-dimensional bounds but x has %d columns", len(lo), dimX)
+	}
+	return &Support{Lo: lo, Hi: hi}, nil
+}
+
+func iota(n int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
+}

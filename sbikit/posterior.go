@@ -1,0 +1,218 @@
+package sbikit
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+)
+
+// Posterior is an estimate of the posterior p(x|y_o) of one observation y_o. Every estimator of
+// this package returns one, so code that samples or scores a posterior works with all of them.
+type Posterior interface {
+	// Sample draws n parameter vectors (rows). The same seed gives the same samples. Samples lie in
+	// the prior's support: draws outside it are rejected and replaced (see Acceptance).
+	Sample(n int, seed uint64) ([][]float64, error)
+	// LogProb is log p(x|y_o) for each row of x: −Inf outside the prior's support, and inside it the
+	// estimator's density renormalized by the mass it puts inside the support.
+	LogProb(x [][]float64) ([]float64, error)
+	// Acceptance is the fraction of the estimator's draws that fall inside the prior's support,
+	// estimated from all draws made so far (at least 10,000). Well below 1, the estimate leaks
+	// mass outside the prior ("leakage"): it needs more simulations or training.
+	Acceptance() (float64, error)
+}
+
+// acceptanceDraws is the number of draws Acceptance and LogProb use at least for their estimate.
+const acceptanceDraws = 10000
+
+// minAcceptance: when fewer draws than this fraction land in the support, after at least
+// leakageDraws draws, sampling gives up with an error instead of running for ever.
+const (
+	minAcceptance = 1e-3
+	leakageDraws  = 100000
+)
+
+// flowPosterior is the Posterior of a trained NPE model for one observation.
+type flowPosterior struct {
+	model           *Model
+	yObs            []float64
+	y               []float32 // y_o standardized
+	drawn, accepted int
+}
+
+// Posterior conditions the model on the observation yObs.
+func (m *Model) Posterior(yObs []float64) (Posterior, error) {
+	if len(yObs) != m.meta.DimY {
+		return nil, fmt.Errorf("sbikit: the observation has %d values, the model was trained on %d", len(yObs), m.meta.DimY)
+	}
+	if !finite(yObs) {
+		return nil, fmt.Errorf("sbikit: the observation has NaN or Inf values")
+	}
+	return &flowPosterior{model: m, yObs: yObs, y: m.meta.Y.forward([][]float64{yObs}, []int{0})}, nil
+}
+
+// Sample implements Posterior: base draws from a PCG stream of the seed are pushed through the flow
+// in chunks sized by the acceptance so far, until n samples lie in the support.
+func (p *flowPosterior) Sample(n int, seed uint64) ([][]float64, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("sbikit: cannot draw %d samples", n)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x73616d706c65))
+	out := make([][]float64, 0, n)
+	for len(out) < n {
+		rate := 1.0
+		if p.drawn > 0 {
+			rate = max(float64(p.accepted)/float64(p.drawn), minAcceptance)
+		}
+		chunk := chunkSize(int(float64(n-len(out))/rate*1.05) + 1)
+		rows, err := p.draw(rng, chunk)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows[:min(len(rows), n-len(out))]...)
+		if p.drawn >= leakageDraws && float64(p.accepted) < minAcceptance*float64(p.drawn) {
+			return nil, fmt.Errorf("sbikit: only %d of %d posterior draws fall inside the prior's support: the estimate has leaked "+
+				"out of the prior; train on more simulations, or check that the observation is one the simulator can produce",
+				p.accepted, p.drawn)
+		}
+	}
+	return out, nil
+}
+
+// chunkSize rounds a number of draws up to a multiple of 2048 within [2048, 131072], so that
+// sampling compiles few graph shapes and never holds too much in memory.
+func chunkSize(n int) int {
+	const unit, most = 2048, 1 << 17
+	return min(most, max(unit, (n+unit-1)/unit*unit))
+}
+
+// draw pushes m base draws through the flow and returns those inside the support, in the original
+// coordinates, counting draws and acceptances.
+func (p *flowPosterior) draw(rng *rand.Rand, m int) ([][]float64, error) {
+	d := p.model.meta.DimX
+	eps := make([]float32, m*d)
+	for i := range eps {
+		eps[i] = float32(rng.NormFloat64())
+	}
+	xs, err := p.model.flowSample(eps, m, p.y)
+	if err != nil {
+		return nil, err
+	}
+	st := p.model.meta.X
+	var rows [][]float64
+	for i := range m {
+		row := make([]float64, d)
+		for j := range d {
+			row[j] = st.Mean[j] + st.Std[j]*float64(xs[i*d+j])
+		}
+		if p.model.inSupport(row) {
+			rows = append(rows, row)
+		}
+	}
+	p.drawn += m
+	p.accepted += len(rows)
+	return rows, nil
+}
+
+// inSupport reports whether x is finite and inside the prior's support box.
+func (m *Model) inSupport(x []float64) bool {
+	if !finite(x) {
+		return false
+	}
+	if s := m.meta.Support; s != nil {
+		for j, v := range x {
+			if v < s.Lo[j] || v > s.Hi[j] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Acceptance implements Posterior.
+func (p *flowPosterior) Acceptance() (float64, error) {
+	if p.model.meta.Support == nil {
+		return 1, nil
+	}
+	if p.drawn < acceptanceDraws {
+		rng := rand.New(rand.NewPCG(uint64(p.drawn), 0x6c65616b))
+		if _, err := p.draw(rng, chunkSize(acceptanceDraws-p.drawn)); err != nil {
+			return 0, err
+		}
+	}
+	return float64(p.accepted) / float64(p.drawn), nil
+}
+
+// LogProb implements Posterior: log q(x̃|ỹ_o) − Σ log σ_x − log(acceptance) inside the support.
+func (p *flowPosterior) LogProb(x [][]float64) ([]float64, error) {
+	d := p.model.meta.DimX
+	for i, row := range x {
+		if len(row) != d {
+			return nil, fmt.Errorf("sbikit: row %d has %d parameters, the model has %d", i, len(row), d)
+		}
+	}
+	if len(x) == 0 {
+		return nil, nil
+	}
+	acc, err := p.Acceptance()
+	if err != nil {
+		return nil, err
+	}
+	lq, err := p.model.flowLogProb(p.model.meta.X.forward(x, iota(len(x))), len(x), p.y)
+	if err != nil {
+		return nil, err
+	}
+	offset := p.model.meta.X.logScale() + math.Log(acc)
+	out := make([]float64, len(x))
+	for i, row := range x {
+		out[i] = math.Inf(-1)
+		if p.model.inSupport(row) {
+			out[i] = float64(lq[i]) - offset
+		}
+	}
+	return out, nil
+}
+
+// flowSample maps m standardized base draws eps [m, dimX] to standardized samples, conditioned on
+// the standardized observation y.
+func (m *Model) flowSample(eps []float32, n int, y []float32) ([]float32, error) {
+	if m.sample == nil {
+		exec, err := context.NewExec(m.backend, m.ctx, func(ctx *context.Context, eps, y *Node) *Node {
+			ctx = ctx.In(modelScope)
+			x, _ := m.flow.Sample(ctx, eps, m.meta.Embedding.apply(ctx, y))
+			return x
+		})
+		if err != nil {
+			return nil, err
+		}
+		m.sample = exec
+	}
+	return m.run(m.sample, eps, n, m.meta.DimX, y)
+}
+
+// flowLogProb is log q(x̃|ỹ) for standardized x [n, dimX] and y.
+func (m *Model) flowLogProb(x []float32, n int, y []float32) ([]float32, error) {
+	if m.logProb == nil {
+		exec, err := context.NewExec(m.backend, m.ctx, func(ctx *context.Context, x, y *Node) *Node {
+			ctx = ctx.In(modelScope)
+			return m.flow.LogProb(ctx, x, m.meta.Embedding.apply(ctx, y))
+		})
+		if err != nil {
+			return nil, err
+		}
+		m.logProb = exec
+	}
+	return m.run(m.logProb, x, n, m.meta.DimX, y)
+}
+
+// run executes a compiled posterior function on v [n, dim] and one observation y [1, dimY].
+func (m *Model) run(exec *context.Exec, v []float32, n, dim int, y []float32) ([]float32, error) {
+	out, err := exec.Exec(tensors.FromFlatDataAndDimensions(v, n, dim), tensors.FromFlatDataAndDimensions(y, 1, len(y)))
+	if err != nil {
+		return nil, err
+	}
+	return tensors.CopyFlatData[float32](out[0])
+}

@@ -1,0 +1,260 @@
+package sbikit
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
+	"github.com/probinv/probinv/sbikit/npy"
+	"github.com/probinv/probinv/sbikit/progress"
+)
+
+// Training configures the loop that trains every estimator of this package: Adam on shuffled
+// minibatches of the standardized training pairs, a held-out validation set, early stopping on the
+// validation loss, a learning rate halved whenever the validation loss plateaus, and checkpoints that a later run resumes from. Zero fields take the defaults.
+type Training struct {
+	BatchSize          int     `json:"batch_size"`          // pairs per step (default 256)
+	LearningRate       float64 `json:"learning_rate"`       // Adam's step size (default 1e-3)
+	ValidationFraction float64 `json:"validation_fraction"` // share held out (default 0.1)
+	Patience           int     `json:"patience"`            // epochs without a better validation loss before stopping (default 20)
+	// DecayPatience is the number of epochs without a better validation loss after which the
+	// learning rate halves (default 5): large steps early, fine ones once the loss plateaus.
+	DecayPatience int `json:"decay_patience"`
+	MaxEpochs          int     `json:"max_epochs"`          // hard limit (default 1000)
+	Seed               uint64  `json:"seed"`                // initial weights, the validation split and the batch order
+
+	// Dir, when set, is the model directory: checkpoints are written there during training (at most
+	// every CheckpointEvery, and at the end), and a run started on a directory that holds an unfinished
+	// run with the same settings and data continues it.
+	Dir             string        `json:"-"`
+	CheckpointEvery time.Duration `json:"-"` // default 10 s
+	// Progress receives a line per epoch on a terminal (every five seconds elsewhere) with the losses.
+	Progress io.Writer `json:"-"`
+}
+
+func (t Training) withDefaults() Training {
+	if t.BatchSize == 0 {
+		t.BatchSize = 256
+	}
+	if t.LearningRate == 0 {
+		t.LearningRate = 1e-3
+	}
+	if t.ValidationFraction == 0 {
+		t.ValidationFraction = 0.1
+	}
+	if t.Patience == 0 {
+		t.Patience = 20
+	}
+	if t.DecayPatience == 0 {
+		t.DecayPatience = 5
+	}
+	if t.MaxEpochs == 0 {
+		t.MaxEpochs = 1000
+	}
+	if t.CheckpointEvery == 0 {
+		t.CheckpointEvery = 10 * time.Second
+	}
+	return t
+}
+
+// persisted is t without the fields model.json does not store, for comparing settings.
+func (t Training) persisted() Training {
+	t.Dir, t.CheckpointEvery, t.Progress = "", 0, nil
+	return t
+}
+
+func (t Training) check() error {
+	if t.BatchSize < 1 || !(t.LearningRate > 0) || !(t.ValidationFraction > 0 && t.ValidationFraction < 1) ||
+		t.Patience < 1 || t.DecayPatience < 1 || t.MaxEpochs < 1 {
+		return fmt.Errorf("sbikit: bad training settings %+v: need batch size, patience, max epochs ≥ 1, "+
+			"learning rate > 0 and a validation fraction in (0, 1)", t)
+	}
+	return nil
+}
+
+// Report is how a training run went; it is saved in the model directory's model.json.
+type Report struct {
+	Epochs             int      `json:"epochs"`
+	BestEpoch          int      `json:"best_epoch"`
+	BestValidationLoss float64  `json:"best_validation_loss"`
+	TrainSeconds       float64  `json:"train_seconds"`
+	Steps              int      `json:"steps"`
+	LearningRate       float64  `json:"learning_rate"` // the current one, after the halvings
+	LastDecay          int      `json:"last_decay"`    // epoch of the last halving
+	Stopped            string   `json:"stopped"` // "early stopping", "max epochs", or "" while running
+	Backend            string   `json:"backend"`
+	History            []Losses `json:"history"`
+}
+
+// Losses are the mean training and validation losses of one epoch.
+type Losses struct {
+	Train      float64 `json:"train"`
+	Validation float64 `json:"validation"`
+}
+
+// lossFn builds the mean loss of a batch of standardized pairs x [b, dimX], y [b, dimY] in ctx.
+type lossFn func(ctx *context.Context, x, y *Node) *Node
+
+// pairs is a standardized training set: flat float32 rows, and which rows train and validate.
+type pairs struct {
+	x, y         []float32
+	dimX, dimY   int
+	train, valid []int
+}
+
+// split shuffles the n row indices with the seed and holds out a fraction (at least one row) for
+// validation.
+func split(n int, fraction float64, seed uint64) (train, valid []int) {
+	perm := rand.New(rand.NewPCG(seed, 0x76616c6964)).Perm(n)
+	nValid := max(1, int(math.Round(fraction*float64(n))))
+	return perm[nValid:], perm[:nValid]
+}
+
+// batch copies rows idx of the flat [n, dim] data into a tensor.
+func batch(data []float32, dim int, idx []int) *tensors.Tensor {
+	out := make([]float32, len(idx)*dim)
+	for k, i := range idx {
+		copy(out[k*dim:(k+1)*dim], data[i*dim:(i+1)*dim])
+	}
+	return tensors.FromFlatDataAndDimensions(out, len(idx), dim)
+}
+
+// fit trains the variables of ctx under modelScope to minimize loss, continuing from report (empty
+// for a fresh run) and from best (the parameters of the best epoch so far, nil for a fresh run). It
+// calls save with the report and the best parameters every cfg.CheckpointEvery and at the end, and
+// leaves the best parameters in ctx. A diverged loss (NaN or Inf) stops training with an error after
+// the best parameters are restored and saved.
+func fit(b backends.Backend, ctx *context.Context, loss lossFn, data pairs, cfg Training, report *Report,
+	best map[string]*npy.Array, save func(*Report, map[string]*npy.Array) error) error {
+	opt := optimizers.Adam().LearningRate(cfg.LearningRate).Done()
+	step, err := context.NewExec(b, ctx, func(ctx *context.Context, x, y *Node) *Node {
+		l := loss(ctx.In(modelScope), x, y)
+		opt.UpdateGraph(ctx, x.Graph(), l)
+		return l
+	})
+	if err != nil {
+		return err
+	}
+	eval, err := context.NewExec(b, ctx, func(ctx *context.Context, x, y *Node) *Node {
+		return loss(ctx.In(modelScope), x, y)
+	})
+	if err != nil {
+		return err
+	}
+	validX, validY := batch(data.x, data.dimX, data.valid), batch(data.y, data.dimY, data.valid)
+	bar := progress.New(cfg.Progress, 0, "training epoch")
+	bar.Add(report.Epochs)
+	start, lastSave := time.Now(), time.Now()
+	spent := report.TrainSeconds
+	order := append([]int(nil), data.train...)
+	if report.LearningRate == 0 {
+		report.LearningRate = cfg.LearningRate
+	}
+	var failure error
+	for report.Stopped == "" {
+		epoch := report.Epochs
+		if err := optimizers.LearningRateVar(ctx, dtypes.Float32, 0).SetValue(tensors.FromScalar(float32(report.LearningRate))); err != nil {
+			return err
+		}
+		rand.New(rand.NewPCG(cfg.Seed, uint64(epoch))).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		sum := 0.0
+		for lo := 0; lo < len(order); lo += cfg.BatchSize {
+			idx := order[lo:min(lo+cfg.BatchSize, len(order))]
+			out, err := step.Exec(batch(data.x, data.dimX, idx), batch(data.y, data.dimY, idx))
+			if err != nil {
+				return err
+			}
+			sum += float64(tensors.ToScalar[float32](out[0])) * float64(len(idx))
+			report.Steps++
+		}
+		out, err := eval.Exec(validX, validY)
+		if err != nil {
+			return err
+		}
+		losses := Losses{Train: sum / float64(len(order)), Validation: float64(tensors.ToScalar[float32](out[0]))}
+		report.History = append(report.History, losses)
+		report.Epochs++
+		if math.IsNaN(losses.Train) || math.IsInf(losses.Train, 0) || math.IsNaN(losses.Validation) {
+			failure = fmt.Errorf("sbikit: training diverged at epoch %d (loss %g); the best epoch's model is kept: "+
+				"lower the learning rate (now %g) or the batch size", report.Epochs, losses.Train, cfg.LearningRate)
+			report.Stopped = "diverged"
+			break
+		}
+		if best == nil || losses.Validation < report.BestValidationLoss {
+			report.BestValidationLoss, report.BestEpoch = losses.Validation, report.Epochs
+			if best, err = snapshot(ctx, modelScope); err != nil {
+				return err
+			}
+		}
+		if report.Epochs-max(report.BestEpoch, report.LastDecay) >= cfg.DecayPatience {
+			report.LearningRate /= 2
+			report.LastDecay = report.Epochs
+		}
+		switch {
+		case report.Epochs-report.BestEpoch >= cfg.Patience:
+			report.Stopped = "early stopping"
+		case report.Epochs >= cfg.MaxEpochs:
+			report.Stopped = "max epochs"
+		}
+		report.TrainSeconds = spent + time.Since(start).Seconds()
+		bar.SetStatus(fmt.Sprintf("loss %.4f, validation %.4f (best %.4f at epoch %d)",
+			losses.Train, losses.Validation, report.BestValidationLoss, report.BestEpoch))
+		bar.Add(1)
+		if report.Stopped == "" && time.Since(lastSave) >= cfg.CheckpointEvery {
+			if err := save(report, best); err != nil {
+				return err
+			}
+			lastSave = time.Now()
+		}
+	}
+	bar.Done()
+	if err := restore(ctx, best); err != nil {
+		return err
+	}
+	report.TrainSeconds = spent + time.Since(start).Seconds()
+	if err := save(report, best); err != nil {
+		return err
+	}
+	return failure
+}
+
+// saveCheckpoint writes a model directory: model.json (meta), params.npz (best) and state.npz (all of
+// ctx: the latest parameters and the optimizer's state). state.npz goes first and model.json last, so
+// that model.json never describes files that are not there yet.
+func saveCheckpoint(dir string, meta any, ctx *context.Context, best map[string]*npy.Array) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("sbikit: cannot create the model directory: %w", err)
+	}
+	state, err := snapshot(ctx, "")
+	if err != nil {
+		return err
+	}
+	if err := npy.SaveNPZ(filepath.Join(dir, stateFile), state); err != nil {
+		return err
+	}
+	if err := npy.SaveNPZ(filepath.Join(dir, paramsFile), best); err != nil {
+		return err
+	}
+	return writeJSON(filepath.Join(dir, modelFile), meta)
+}
+
+// hasCheckpoint reports whether dir holds a model.json; other errors than its absence are returned.
+func hasCheckpoint(dir string) (bool, error) {
+	_, err := os.Stat(filepath.Join(dir, modelFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
