@@ -101,14 +101,14 @@ func (e NPE) Train(x, y [][]float64) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := e.Training.withDefaults()
+	cfg := e.Training.withDefaults(len(x))
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
 	if err := e.Embedding.check(); err != nil {
 		return nil, err
 	}
-	flowCfg := e.Flow.WithDefaults()
+	flowCfg := e.Flow.WithDefaults(dimX)
 	flow, err := flows.New(flowCfg, dimX)
 	if err != nil {
 		return nil, err

@@ -82,10 +82,10 @@ func (p *flowPosterior) Sample(n int, seed uint64) ([][]float64, error) {
 	return out, nil
 }
 
-// chunkSize rounds a number of draws up to a multiple of 2048 within [2048, 131072], so that
+// chunkSize rounds a number of draws up to a multiple of 1024 within [1024, 131072], so that
 // sampling compiles few graph shapes and never holds too much in memory.
 func chunkSize(n int) int {
-	const unit, most = 2048, 1 << 17
+	const unit, most = 1024, 1 << 17
 	return min(most, max(unit, (n+unit-1)/unit*unit))
 }
 

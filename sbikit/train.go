@@ -25,12 +25,15 @@ import (
 // minibatches of the standardized training pairs, a held-out validation set, early stopping on the
 // validation loss, a learning rate halved whenever the validation loss plateaus, and checkpoints that a later run resumes from. Zero fields take the defaults.
 type Training struct {
-	BatchSize          int     `json:"batch_size"`          // pairs per step (default 256)
-	LearningRate       float64 `json:"learning_rate"`       // Adam's step size (default 1e-3)
+	// BatchSize is the number of pairs per step. The default is a sixteenth of the training set,
+	// between 64 and 512: at least 16 steps per epoch on small sets, and on large ones batches big
+	// enough that the pure-Go backend's matrix products run near their best rate per pair.
+	BatchSize    int     `json:"batch_size"`
+	LearningRate float64 `json:"learning_rate"` // Adam's initial step size (default 4e-3; halved on plateaus)
 	ValidationFraction float64 `json:"validation_fraction"` // share held out (default 0.1)
-	Patience           int     `json:"patience"`            // epochs without a better validation loss before stopping (default 20)
+	Patience           int     `json:"patience"`            // epochs without a better validation loss before stopping (default 10)
 	// DecayPatience is the number of epochs without a better validation loss after which the
-	// learning rate halves (default 5): large steps early, fine ones once the loss plateaus.
+	// learning rate halves (default 3): large steps early, fine ones once the loss plateaus.
 	DecayPatience int `json:"decay_patience"`
 	MaxEpochs          int     `json:"max_epochs"`          // hard limit (default 1000)
 	Seed               uint64  `json:"seed"`                // initial weights, the validation split and the batch order
@@ -44,21 +47,22 @@ type Training struct {
 	Progress io.Writer `json:"-"`
 }
 
-func (t Training) withDefaults() Training {
-	if t.BatchSize == 0 {
-		t.BatchSize = 256
-	}
-	if t.LearningRate == 0 {
-		t.LearningRate = 1e-3
-	}
+// withDefaults fills the unset fields for a data set of n pairs.
+func (t Training) withDefaults(n int) Training {
 	if t.ValidationFraction == 0 {
 		t.ValidationFraction = 0.1
 	}
+	if t.BatchSize == 0 {
+		t.BatchSize = min(512, max(64, int(float64(n)*(1-t.ValidationFraction))/16))
+	}
+	if t.LearningRate == 0 {
+		t.LearningRate = 4e-3
+	}
 	if t.Patience == 0 {
-		t.Patience = 20
+		t.Patience = 10
 	}
 	if t.DecayPatience == 0 {
-		t.DecayPatience = 5
+		t.DecayPatience = 3
 	}
 	if t.MaxEpochs == 0 {
 		t.MaxEpochs = 1000
@@ -168,6 +172,8 @@ func fit(b backends.Backend, ctx *context.Context, loss lossFn, data pairs, cfg 
 		if err := optimizers.LearningRateVar(ctx, dtypes.Float32, 0).SetValue(tensors.FromScalar(float32(report.LearningRate))); err != nil {
 			return err
 		}
+		// Each epoch's order depends only on (seed, epoch), so that a resumed run sees the same batches.
+		copy(order, data.train)
 		rand.New(rand.NewPCG(cfg.Seed, uint64(epoch))).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		sum := 0.0
 		for lo := 0; lo < len(order); lo += cfg.BatchSize {
@@ -217,6 +223,9 @@ func fit(b backends.Backend, ctx *context.Context, loss lossFn, data pairs, cfg 
 				return err
 			}
 			lastSave = time.Now()
+			if afterCheckpoint != nil {
+				afterCheckpoint(report.Epochs)
+			}
 		}
 	}
 	bar.Done()
@@ -229,6 +238,11 @@ func fit(b backends.Backend, ctx *context.Context, loss lossFn, data pairs, cfg 
 	}
 	return failure
 }
+
+// afterCheckpoint, when set (by tests only), is called after each checkpoint written during
+// training, with the number of epochs done: it lets a test copy a directory as a killed run would
+// have left it.
+var afterCheckpoint func(epochs int)
 
 // saveCheckpoint writes a model directory: model.json (meta), params.npz (best) and state.npz (all of
 // ctx: the latest parameters and the optimizer's state). state.npz goes first and model.json last, so

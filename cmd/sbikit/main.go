@@ -1,8 +1,14 @@
-// Command sbikit runs probinv from a shell: simulate datasets, compare sample sets, list tasks and
-// run benchmarks. Every command that reports numbers can print them as JSON, one object per line.
+// Command sbikit runs probinv from a shell: simulate datasets, train posterior estimators, sample
+// them, score them against sbibm's reference posteriors, compare sample sets, list tasks and run
+// benchmarks. Every command that reports numbers can print them as JSON, one object per line.
 //
 //	sbikit tasks [--json]
 //	sbikit simulate --task two_moons --n 10000 --seed 1 --out sims.npz
+//	sbikit train --method npe --flow nsf --task two_moons --sims 10000 --seed 1 --out model/
+//	sbikit train --data sims.npz --out model/    (a saved dataset; rerun to resume an unfinished run)
+//	sbikit sample --model model/ --obs y.csv --n 10000 --out samples.npy
+//	sbikit sample --model model/ --obs-index 3 --n 10000 --out samples.csv  (sbibm's observation 3)
+//	sbikit eval --method npe --flow nsf --task two_moons --sims 10000 --obs 1-10 --json
 //	sbikit c2st [--json] [--seed S] A B          (A, B: .csv, .csv.bz2 or .npy)
 //	sbikit bench [--run REGEXP]                  (JSON lines, with the backend they ran on)
 package main
@@ -15,6 +21,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 )
 
 // command is one subcommand: run parses its own flags from args and writes its results to out.
@@ -26,13 +33,17 @@ type command struct {
 var commands = map[string]command{
 	"tasks":    {"list the benchmark tasks and their dimensions", runTasks},
 	"simulate": {"simulate (x, y) pairs of a task and save them as .npz", runSimulate},
+	"train":    {"train a posterior estimator on simulations into a model directory", runTrain},
+	"sample":   {"draw posterior samples from a trained model for one observation", runSample},
+	"eval":     {"train on a task and score the posteriors of sbibm's observations by C2ST", runEval},
 	"c2st":     {"classifier two-sample test between two sample files", runC2ST},
 	"bench":    {"run the performance benchmarks, printing JSON lines", runBench},
 }
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "sbikit:", err)
+		// Errors from package sbikit already start with "sbikit: ".
+		fmt.Fprintln(os.Stderr, "sbikit:", strings.TrimPrefix(err.Error(), "sbikit: "))
 		os.Exit(1)
 	}
 }

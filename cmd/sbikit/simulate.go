@@ -13,7 +13,7 @@ import (
 
 func runSimulate(args []string, out io.Writer) error {
 	fs := newFlags("simulate", "")
-	taskName := fs.String("task", "", "task name (see `sbikit tasks`)")
+	taskName := fs.String("task", "", "task `name` (list them with sbikit tasks)")
 	n := fs.Int("n", 10000, "number of valid (x, y) pairs")
 	seed := fs.Uint64("seed", 1, "random seed")
 	path := fs.String("out", "", "output .npz file (arrays x, y, task, seed, n, dropped)")

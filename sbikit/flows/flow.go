@@ -24,14 +24,16 @@ var Kinds = []string{KindCoupling, KindMAF, KindNSF, KindNSFAR}
 type Config struct {
 	Kind       string  `json:"kind"`
 	Transforms int     `json:"transforms"` // number of transforms (default 5)
-	Hidden     int     `json:"hidden"`     // units per hidden layer of each conditioner (default 64)
+	Hidden     int     `json:"hidden"`     // units per hidden layer of each conditioner (default: see WithDefaults)
 	Layers     int     `json:"layers"`     // hidden layers per conditioner (default 2)
 	Bins       int     `json:"bins"`       // spline bins (default 8)
 	Bound      float64 `json:"bound"`      // spline interval [−Bound, Bound], identity outside (default 4)
 }
 
-// WithDefaults fills the unset fields.
-func (c Config) WithDefaults() Config {
+// WithDefaults fills the unset fields for a flow over dim dimensions. The default width is 32 hidden
+// units per 4 dimensions (32 for 2-D, 64 for 5-D, 96 for 10-D): wide enough for the sbibm tasks, and
+// a multiple of 32, the block size of the pure-Go backend's matrix product, which pads other widths.
+func (c Config) WithDefaults(dim int) Config {
 	if c.Kind == "" {
 		c.Kind = KindNSF
 	}
@@ -39,7 +41,7 @@ func (c Config) WithDefaults() Config {
 		c.Transforms = 5
 	}
 	if c.Hidden == 0 {
-		c.Hidden = 64
+		c.Hidden = 32 * max(1, (dim+3)/4)
 	}
 	if c.Layers == 0 {
 		c.Layers = 2
@@ -67,7 +69,7 @@ type Flow struct {
 // New builds the flow c describes over dim dimensions. Coupling kinds need dim ≥ 2 (with one dimension
 // nothing is left to condition on); use an autoregressive kind for dim = 1.
 func New(c Config, dim int) (Flow, error) {
-	c = c.WithDefaults()
+	c = c.WithDefaults(dim)
 	if dim < 1 {
 		return Flow{}, fmt.Errorf("flows: dimension must be ≥ 1, got %d", dim)
 	}

@@ -5,6 +5,7 @@ import (
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/layers/activations"
 	"github.com/probinv/probinv/sbikit/nn"
 )
 
@@ -73,9 +74,9 @@ func (n Net) apply(ctx *context.Context, x, c *Node, dOut, p int, m *made) *Node
 	if c != nil {
 		h = Add(h, nn.Dense(ctx.In("context"), c, n.Hidden, nil, false))
 	}
-	h = Tanh(h)
+	h = activations.Relu(h)
 	for l := 1; l < n.Layers; l++ {
-		h = Tanh(nn.Dense(ctx.In(fmt.Sprintf("layer_%d", l)), h, n.Hidden, hidMask, false))
+		h = activations.Relu(nn.Dense(ctx.In(fmt.Sprintf("layer_%d", l)), h, n.Hidden, hidMask, false))
 	}
 	out := nn.Dense(ctx.In("output"), h, dOut*p, outMask, true)
 	return Reshape(out, append(out.Shape().Clone().Dimensions[:out.Rank()-1], dOut, p)...)

@@ -61,11 +61,13 @@ const (
 // tail cannot multiply a NaN or Inf by zero in the backward pass. The function is differentiable with
 // respect to x and all three parameter tensors, in float32 and float64.
 //
-// It uses only DotGeneral, Where, comparisons and element-wise ops (no Gather, Pad, Slice, Sort or
-// While), so it runs, and differentiates, on the pure-Go backend: the cumulative sum is a product with a
-// constant triangular matrix, and the bin search counts the knots at or below each input and selects
-// that bin's quantities with a one-hot mask, which at K ≈ 8 is as fast as a gather and simpler to
-// differentiate.
+// It uses only Slice, Concatenate, Where, comparisons and element-wise ops (no Gather, Pad, Sort or
+// While), so it runs, and differentiates, on the pure-Go backend (with internal/fastgrad's Slice
+// gradient, which sbikit/backend installs): the cumulative sum is K running additions, and the bin
+// search counts the knots at or below each input and selects that bin's quantities with a one-hot
+// mask, which at K ≈ 8 is as fast as a gather and simpler to differentiate. (Products with constant
+// 0/1 matrices would also do the sums and shifts, but the pure-Go DotGeneral pads a contraction over K
+// to its 32-wide blocks at sampling batch sizes, which made them most of the sampling time.)
 func RationalQuadraticSpline(x, unnormalizedWidths, unnormalizedHeights, unnormalizedDerivatives *Node,
 	bound float64, inverse bool) (y, logAbsDet *Node) {
 	dtype := x.DType()
@@ -162,41 +164,45 @@ func forwardLogDerivative(xi, sk, dk, dk1, curv *Node) *Node {
 // floored softmax is 1 only up to rounding), so the spline maps the interval exactly onto itself and
 // meets the tails without a jump.
 func knots(u *Node, bound, minSize float64) (lo, hi *Node) {
-	g, dtype := u.Graph(), u.DType()
 	k := u.Shape().Dim(-1)
 	sizes := AddScalar(MulScalar(Softmax(u, -1), 1-minSize*float64(k)), minSize)
-	// cum[..., j] = Σ_{i<j} sizes[..., i], j = 0..K: a product with the strictly upper-triangular [K, K+1]
-	// matrix, since the pure-Go backend has no cumulative-sum op.
-	cum := DotGeneral(sizes, []int{-1}, nil, constMatrix(g, dtype, k, k+1, func(i, j int) bool { return i < j }), []int{0}, nil)
-	all := AddScalar(MulScalar(cum, 2*bound), -bound)
-	idx := Iota(g, shapes.Make(dtypes.Int32, all.Shape().Dimensions...), all.Rank()-1)
-	all = Where(Equal(idx, ScalarZero(g, dtypes.Int32)), Scalar(g, dtype, -bound), all)
-	all = Where(Equal(idx, Scalar(g, dtypes.Int32, k)), Scalar(g, dtype, bound), all)
-	// lo = all[..., :K], hi = all[..., 1:], as products with selection matrices (differentiable on every
-	// backend, where Slice's gradient needs Pad).
-	lo = DotGeneral(all, []int{-1}, nil, constMatrix(g, dtype, k+1, k, func(i, j int) bool { return i == j }), []int{0}, nil)
-	hi = DotGeneral(all, []int{-1}, nil, constMatrix(g, dtype, k+1, k, func(i, j int) bool { return i == j+1 }), []int{0}, nil)
-	return lo, hi
+	// The interior knots are −bound + 2·bound·Σ_{i≤j} sizes_i, j = 0..K−2.
+	inner := make([]*Node, 0, k+1)
+	edge := Slice(sizes, lastAxisRange(sizes, 0, 1)...)
+	inner = append(inner, Neg(OnesLike(edge)))
+	acc := edge
+	for j := 0; j < k-1; j++ {
+		if j > 0 {
+			acc = Add(acc, Slice(sizes, lastAxisRange(sizes, j, j+1)...))
+		}
+		inner = append(inner, AddScalar(MulScalar(acc, 2), -1))
+	}
+	inner = append(inner, OnesLike(edge))
+	all := MulScalar(Concatenate(inner, -1), bound) // [..., K+1]: −bound, the K−1 interior knots, bound
+	return Slice(all, lastAxisRange(all, 0, k)...), Slice(all, lastAxisRange(all, 1, k+1)...)
 }
 
 // knotDerivatives turns unnormalized interior derivatives u [..., K−1] into the derivatives at the lower
 // and upper knot of every bin, both [..., K], with the two boundary derivatives fixed to 1.
 func knotDerivatives(u *Node, k int) (lo, hi *Node) {
-	g, dtype := u.Graph(), u.DType()
-	dims := append(u.Shape().Clone().Dimensions[:u.Rank()-1], k)
 	if k == 1 {
-		ones := OnesLike(Iota(g, shapes.Make(dtype, dims...), len(dims)-1))
+		dims := append(u.Shape().Clone().Dimensions[:u.Rank()-1], 1)
+		ones := OnesLike(Reshape(ReduceSum(u, -1), dims...))
 		return ones, ones
 	}
 	interior := AddScalar(Softplus(u), MinDerivative)
-	// lo[..., j] = interior[..., j−1] for j ≥ 1; hi[..., j] = interior[..., j] for j < K−1.
-	lo = DotGeneral(interior, []int{-1}, nil, constMatrix(g, dtype, k-1, k, func(i, j int) bool { return j == i+1 }), []int{0}, nil)
-	hi = DotGeneral(interior, []int{-1}, nil, constMatrix(g, dtype, k-1, k, func(i, j int) bool { return j == i }), []int{0}, nil)
-	idx := Iota(g, shapes.Make(dtypes.Int32, dims...), len(dims)-1)
-	one := ScalarOne(g, dtype)
-	lo = Where(Equal(idx, ScalarZero(g, dtypes.Int32)), one, lo)
-	hi = Where(Equal(idx, Scalar(g, dtypes.Int32, k-1)), one, hi)
-	return lo, hi
+	one := OnesLike(Slice(interior, lastAxisRange(interior, 0, 1)...))
+	return Concatenate([]*Node{one, interior}, -1), Concatenate([]*Node{interior, one}, -1)
+}
+
+// lastAxisRange selects [from, to) of the last axis of x and all of the others, for Slice.
+func lastAxisRange(x *Node, from, to int) []SliceAxisSpec {
+	spec := make([]SliceAxisSpec, x.Rank())
+	for i := range spec {
+		spec[i] = AxisRange()
+	}
+	spec[len(spec)-1] = AxisRange(from, to)
+	return spec
 }
 
 // binMask returns the one-hot [..., K] mask, in v's dtype, of the bin that holds each element of v

@@ -1,0 +1,298 @@
+package sbikit
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/probinv/probinv/sbikit/flows"
+	"github.com/probinv/probinv/sbikit/tasks"
+)
+
+// boxGaussian is a conjugate test problem with a known posterior: x ~ U[−B, B]², y = x + σ·ε. The
+// posterior p(x|y) is N(y, σ²I) truncated to the box, a product of 1-D truncated normals.
+type boxGaussian struct{}
+
+const (
+	bgBound = 2.0
+	bgSigma = 0.5
+)
+
+func (boxGaussian) Bounds() (lo, hi []float64) {
+	return []float64{-bgBound, -bgBound}, []float64{bgBound, bgBound}
+}
+func (boxGaussian) Sample(n int, seed uint64) [][]float64 {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	x := make([][]float64, n)
+	for i := range x {
+		x[i] = []float64{bgBound * (2*rng.Float64() - 1), bgBound * (2*rng.Float64() - 1)}
+	}
+	return x
+}
+func (boxGaussian) LogProb(x []float64) float64 {
+	for _, v := range x {
+		if math.Abs(v) > bgBound {
+			return math.Inf(-1)
+		}
+	}
+	return -2 * math.Log(2*bgBound)
+}
+
+// simulate draws y = x + σε.
+func (boxGaussian) simulate(x [][]float64, seed uint64) [][]float64 {
+	rng := rand.New(rand.NewPCG(seed, 2))
+	y := make([][]float64, len(x))
+	for i, r := range x {
+		y[i] = []float64{r[0] + bgSigma*rng.NormFloat64(), r[1] + bgSigma*rng.NormFloat64()}
+	}
+	return y
+}
+
+// logPosterior is the exact log p(x|y).
+func (boxGaussian) logPosterior(x, y []float64) float64 {
+	lp := 0.0
+	for j := range x {
+		if math.Abs(x[j]) > bgBound {
+			return math.Inf(-1)
+		}
+		z := (x[j] - y[j]) / bgSigma
+		mass := 0.5 * (math.Erf((bgBound-y[j])/(bgSigma*math.Sqrt2)) - math.Erf((-bgBound-y[j])/(bgSigma*math.Sqrt2)))
+		lp += -0.5*z*z - math.Log(bgSigma*math.Sqrt(2*math.Pi)) - math.Log(mass)
+	}
+	return lp
+}
+
+// smallNPE is a quick estimator for tests: a small spline flow, few epochs.
+func smallNPE(dir string, maxEpochs int) NPE {
+	return NPE{
+		Flow:     flows.Config{Kind: flows.KindNSF, Transforms: 3, Hidden: 32},
+		Training: Training{Seed: 3, MaxEpochs: maxEpochs, Dir: dir},
+		Prior:    boxGaussian{},
+	}
+}
+
+func trainBoxGaussian(t *testing.T, n int, npe NPE) (*Model, [][]float64, [][]float64) {
+	t.Helper()
+	var p boxGaussian
+	x := p.Sample(n, 1)
+	y := p.simulate(x, 2)
+	model, err := npe.Train(x, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return model, x, y
+}
+
+// TestNPEMatchesAnalyticPosterior trains on the box-Gaussian problem and compares the posterior with
+// the exact truncated normal, for observations in the middle and near an edge of the box:
+//
+//   - KL(q‖p) = E_q[log q − log p], estimated at q's own samples, is small (and a wrong constant in
+//     LogProb, such as a forgotten standardization scale, would show here as an offset);
+//   - exp(LogProb) integrates to 1 over the box (grid), which checks the renormalization by the
+//     acceptance and that LogProb is −Inf outside;
+//   - every sample lies in the support.
+func TestNPEMatchesAnalyticPosterior(t *testing.T) {
+	model, _, _ := trainBoxGaussian(t, 4000, smallNPE("", 60))
+	var p boxGaussian
+	for _, yObs := range [][]float64{{0.3, -0.5}, {1.9, 0.2}} {
+		post, err := model.Posterior(yObs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		samples, err := post.Sample(2000, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lq, err := post.LogProb(samples)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kl, absErr := 0.0, 0.0
+		for i, s := range samples {
+			if math.Abs(s[0]) > bgBound || math.Abs(s[1]) > bgBound {
+				t.Fatalf("sample %v lies outside the prior's support", s)
+			}
+			d := lq[i] - p.logPosterior(s, yObs)
+			kl += d / float64(len(samples))
+			absErr += math.Abs(d) / float64(len(samples))
+		}
+		const cells = 200
+		step := 2 * bgBound / cells
+		grid := make([][]float64, 0, cells*cells)
+		for i := range cells {
+			for j := range cells {
+				grid = append(grid, []float64{-bgBound + (float64(i)+0.5)*step, -bgBound + (float64(j)+0.5)*step})
+			}
+		}
+		lg, err := post.LogProb(grid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mass := 0.0
+		for _, v := range lg {
+			mass += math.Exp(v) * step * step
+		}
+		acc, err := post.Acceptance()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("y=%v: KL(q‖p) ≈ %.3f nats, mean |log q − log p| = %.3f, ∫q = %.4f, acceptance %.3f, %d epochs",
+			yObs, kl, absErr, mass, acc, model.Report().Epochs)
+		if kl > 0.08 || absErr > 0.35 {
+			t.Errorf("y=%v: KL(q‖p) ≈ %.3f nats and mean |log q − log p| = %.3f, want ≤ 0.08 and ≤ 0.35", yObs, kl, absErr)
+		}
+		if math.Abs(mass-1) > 0.02 {
+			t.Errorf("y=%v: the posterior density integrates to %.4f over the prior's support, want 1 ± 2%%", yObs, mass)
+		}
+		if !(acc > 0.8 && acc <= 1) {
+			t.Errorf("y=%v: acceptance %.3f; NPE learns from x inside the box, so little mass should leak", yObs, acc)
+		}
+		outside, err := post.LogProb([][]float64{{bgBound + 0.1, 0}})
+		if err != nil || !math.IsInf(outside[0], -1) {
+			t.Errorf("LogProb outside the support = %v (%v), want −Inf", outside, err)
+		}
+	}
+}
+
+// TestCheckpointResumeIsExact interrupts a run after its third epoch (copying its directory as a
+// killed process would leave it), resumes it, and checks that the result equals an uninterrupted
+// run's bit for bit: the optimizer state, learning rate, epoch count and batch order all survive.
+func TestCheckpointResumeIsExact(t *testing.T) {
+	root := t.TempDir()
+	full, interrupted := filepath.Join(root, "full"), filepath.Join(root, "interrupted")
+	afterCheckpoint = func(epochs int) {
+		if epochs == 3 {
+			copyDir(t, full, interrupted)
+		}
+	}
+	defer func() { afterCheckpoint = nil }()
+	npe := smallNPE(full, 6)
+	npe.Training.CheckpointEvery = 1 // every epoch
+	whole, _, _ := trainBoxGaussian(t, 500, npe)
+	afterCheckpoint = nil
+	if whole.Report().Epochs != 6 || whole.Report().Stopped != "max epochs" {
+		t.Fatalf("uninterrupted run: %+v", whole.Report())
+	}
+	npe.Training.Dir = interrupted
+	resumed, _, _ := trainBoxGaussian(t, 500, npe)
+	if r := resumed.Report(); r.Epochs != 6 || len(r.History) != 6 {
+		t.Fatalf("resumed run: %d epochs, %d history entries; want 6 and 6", r.Epochs, len(r.History))
+	}
+	a, err := snapshot(whole.ctx, modelScope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := snapshot(resumed.ctx, modelScope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != len(b) || len(a) == 0 {
+		t.Fatalf("%d and %d parameter arrays", len(a), len(b))
+	}
+	for key, arr := range a {
+		for i, v := range arr.Float {
+			if b[key] == nil || b[key].Float[i] != v {
+				t.Fatalf("parameter %s[%d] differs after resuming", key, i)
+			}
+		}
+	}
+	// A finished run is not silently overwritten.
+	if _, err := smallNPE(interrupted, 6).Train(boxGaussian{}.Sample(500, 1), boxGaussian{}.simulate(boxGaussian{}.Sample(500, 1), 2)); err == nil ||
+		!strings.Contains(err.Error(), "already holds a trained model") {
+		t.Errorf("training into a finished directory: err = %v", err)
+	}
+}
+
+// TestSaveLoadRoundTrip checks that a loaded model samples exactly what the trained one does, and
+// that damaged directories give errors that say what to do.
+func TestSaveLoadRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	model, _, _ := trainBoxGaussian(t, 300, smallNPE(dir, 2))
+	loaded, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := []float64{0.1, 0.2}
+	pa, _ := model.Posterior(y)
+	pb, _ := loaded.Posterior(y)
+	sa, err := pa.Sample(100, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := pb.Sample(100, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range sa {
+		if sa[i][0] != sb[i][0] || sa[i][1] != sb[i][1] {
+			t.Fatalf("sample %d: trained %v, loaded %v", i, sa[i], sb[i])
+		}
+	}
+	if _, err := Load(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "sbikit train") {
+		t.Errorf("missing directory: err = %v, want one naming `sbikit train`", err)
+	}
+	params := filepath.Join(dir, paramsFile)
+	raw, err := os.ReadFile(params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(params, raw[:len(raw)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Errorf("truncated params.npz: err = %v, want one saying the file is corrupt", err)
+	}
+}
+
+// TestTrainRejectsBadData checks the errors for data a user could pass.
+func TestTrainRejectsBadData(t *testing.T) {
+	x := boxGaussian{}.Sample(100, 1)
+	y := boxGaussian{}.simulate(x, 2)
+	cases := map[string]struct {
+		x, y [][]float64
+		want string
+	}{
+		"row counts":  {x, y[:50], "one x per simulated y"},
+		"too few":     {x[:5], y[:5], "at least"},
+		"ragged":      {append(x[:30:30], []float64{1}), append(y[:30:30], []float64{1, 2}), "row 30"},
+		"nan":         {x, append(append([][]float64{}, y[:99]...), []float64{math.NaN(), 0}), "NaN"},
+		"empty y col": {x[:30], make([][]float64, 30), "empty"},
+	}
+	for name, c := range cases {
+		if _, err := smallNPE("", 1).Train(c.x, c.y); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want it to mention %q", name, err, c.want)
+		}
+	}
+	model, _, _ := trainBoxGaussian(t, 100, smallNPE("", 1))
+	if _, err := model.Posterior([]float64{1}); err == nil {
+		t.Error("an observation of the wrong length was accepted")
+	}
+	if _, err := model.Posterior([]float64{math.Inf(1), 0}); err == nil {
+		t.Error("an infinite observation was accepted")
+	}
+}
+
+var _ tasks.Prior = boxGaussian{}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
