@@ -28,15 +28,15 @@ type Training struct {
 	// BatchSize is the number of pairs per step. The default is a sixteenth of the training set,
 	// between 64 and 512: at least 16 steps per epoch on small sets, and on large ones batches big
 	// enough that the pure-Go backend's matrix products run near their best rate per pair.
-	BatchSize    int     `json:"batch_size"`
-	LearningRate float64 `json:"learning_rate"` // Adam's initial step size (default 4e-3; halved on plateaus)
+	BatchSize          int     `json:"batch_size"`
+	LearningRate       float64 `json:"learning_rate"`       // Adam's initial step size (default 4e-3; halved on plateaus)
 	ValidationFraction float64 `json:"validation_fraction"` // share held out (default 0.1)
 	Patience           int     `json:"patience"`            // epochs without a better validation loss before stopping (default 10)
 	// DecayPatience is the number of epochs without a better validation loss after which the
 	// learning rate halves (default 3): large steps early, fine ones once the loss plateaus.
-	DecayPatience int `json:"decay_patience"`
-	MaxEpochs          int     `json:"max_epochs"`          // hard limit (default 1000)
-	Seed               uint64  `json:"seed"`                // initial weights, the validation split and the batch order
+	DecayPatience int    `json:"decay_patience"`
+	MaxEpochs     int    `json:"max_epochs"` // hard limit (default 1000)
+	Seed          uint64 `json:"seed"`       // initial weights, the validation split and the batch order
 
 	// Dir, when set, is the model directory: checkpoints are written there during training (at most
 	// every CheckpointEvery, and at the end), and a run started on a directory that holds an unfinished
@@ -97,7 +97,7 @@ type Report struct {
 	Steps              int      `json:"steps"`
 	LearningRate       float64  `json:"learning_rate"` // the current one, after the halvings
 	LastDecay          int      `json:"last_decay"`    // epoch of the last halving
-	Stopped            string   `json:"stopped"` // "early stopping", "max epochs", or "" while running
+	Stopped            string   `json:"stopped"`       // "early stopping", "max epochs", or "" while running
 	Backend            string   `json:"backend"`
 	History            []Losses `json:"history"`
 }

@@ -106,7 +106,9 @@ func New(c Config, dim int) (Flow, error) {
 }
 
 // scope is the context scope of transform k.
-func scope(ctx *context.Context, k int) *context.Context { return ctx.In(fmt.Sprintf("transform_%d", k)) }
+func scope(ctx *context.Context, k int) *context.Context {
+	return ctx.In(fmt.Sprintf("transform_%d", k))
+}
 
 // LogProb is log q(x|c) for x [batch, Dim], one value per row.
 func (f Flow) LogProb(ctx *context.Context, x, c *Node) *Node {
