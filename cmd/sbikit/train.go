@@ -31,7 +31,7 @@ func addTrainFlags(fs *flag.FlagSet) *trainFlags {
 		seed:       fs.Uint64("seed", 1, "seed of the simulations, the initial weights and the batch order"),
 		maxEpochs:  fs.Int("max-epochs", 0, "stop training after this many epochs (0: the default, 1000; early stopping usually ends it sooner)"),
 		transforms: fs.Int("transforms", 0, "number of flow transforms (0: the default, 5)"),
-		hidden:     fs.Int("hidden", 0, "hidden units per layer of the flow's networks (0: the default, 64)"),
+		hidden:     fs.Int("hidden", 0, "hidden units per layer of the flow's networks (0: the default, 32 per 4 parameters)"),
 	}
 }
 
