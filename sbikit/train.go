@@ -23,7 +23,8 @@ import (
 
 // Training configures the loop that trains every estimator of this package: Adam on shuffled
 // minibatches of the standardized training pairs, a held-out validation set, early stopping on the
-// validation loss, a learning rate halved whenever the validation loss plateaus, and checkpoints that a later run resumes from. Zero fields take the defaults.
+// validation loss, a learning rate halved (and the best weights restored) whenever the validation
+// loss plateaus, and checkpoints that a later run resumes from. Zero fields take the defaults.
 type Training struct {
 	// BatchSize is the number of pairs per step. The default is a sixteenth of the training set,
 	// between 64 and 512: at least 16 steps per epoch on small sets, and on large ones batches big
@@ -205,8 +206,13 @@ func fit(b backends.Backend, ctx *context.Context, loss lossFn, data pairs, cfg 
 			}
 		}
 		if report.Epochs-max(report.BestEpoch, report.LastDecay) >= cfg.DecayPatience {
+			// Halve the step and go back to the best weights: a run that has drifted away from
+			// them (large steps on an affine flow can) restarts from the best point, not the drift.
 			report.LearningRate /= 2
 			report.LastDecay = report.Epochs
+			if err := restore(ctx, best); err != nil {
+				return err
+			}
 		}
 		switch {
 		case report.Epochs-report.BestEpoch >= cfg.Patience:
