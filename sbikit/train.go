@@ -23,8 +23,8 @@ import (
 
 // Training configures the loop that trains every estimator of this package: Adam on shuffled
 // minibatches of the standardized training pairs, a held-out validation set, early stopping on the
-// validation loss, a learning rate halved (and the best weights restored) whenever the validation
-// loss plateaus, and checkpoints that a later run resumes from. Zero fields take the defaults.
+// validation loss, a learning rate halved whenever the validation loss plateaus (and the best weights
+// restored if it has drifted up), and checkpoints that a later run resumes from. Zero fields take the defaults.
 type Training struct {
 	// BatchSize is the number of pairs per step. The default is a sixteenth of the training set,
 	// between 64 and 512: at least 16 steps per epoch on small sets, and on large ones batches big
@@ -206,12 +206,15 @@ func fit(b backends.Backend, ctx *context.Context, loss lossFn, data pairs, cfg 
 			}
 		}
 		if report.Epochs-max(report.BestEpoch, report.LastDecay) >= cfg.DecayPatience {
-			// Halve the step and go back to the best weights: a run that has drifted away from
-			// them (large steps on an affine flow can) restarts from the best point, not the drift.
+			// Halve the step. A run that has drifted well above its best loss (large steps on an
+			// affine flow can) also goes back to the best weights, to restart from there; one that
+			// merely stalls keeps its weights, which are as good and further along.
 			report.LearningRate /= 2
 			report.LastDecay = report.Epochs
-			if err := restore(ctx, best); err != nil {
-				return err
+			if losses.Validation > report.BestValidationLoss+driftTolerance {
+				if err := restore(ctx, best); err != nil {
+					return err
+				}
 			}
 		}
 		switch {
@@ -244,6 +247,10 @@ func fit(b backends.Backend, ctx *context.Context, loss lossFn, data pairs, cfg 
 	}
 	return failure
 }
+
+// driftTolerance is how far (in loss units, nats for the flows' −log q) the validation loss may lie
+// above its best when the learning rate halves before the best weights are restored.
+const driftTolerance = 0.1
 
 // afterCheckpoint, when set (by tests only), is called after each checkpoint written during
 // training, with the number of epochs done: it lets a test copy a directory as a killed run would
