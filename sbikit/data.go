@@ -41,13 +41,13 @@ func fitStandardizer(rows [][]float64, idx []int, dim int) Standardizer {
 	return s
 }
 
-// forward standardizes the rows idx of rows into a flat float32 [len(idx), dim] slice.
-func (s Standardizer) forward(rows [][]float64, idx []int) []float32 {
+// forward standardizes rows into a flat float32 [len(rows), dim] slice.
+func (s Standardizer) forward(rows [][]float64) []float32 {
 	d := len(s.Mean)
-	out := make([]float32, len(idx)*d)
-	for k, i := range idx {
-		for j, v := range rows[i] {
-			out[k*d+j] = float32((v - s.Mean[j]) / s.Std[j])
+	out := make([]float32, len(rows)*d)
+	for i, row := range rows {
+		for j, v := range row {
+			out[i*d+j] = float32((v - s.Mean[j]) / s.Std[j])
 		}
 	}
 	return out

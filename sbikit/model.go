@@ -21,7 +21,7 @@ type Model struct {
 	backend backends.Backend
 	ctx     *context.Context
 
-	sample, logProb *context.Exec // compiled on first use
+	sample, logProb *context.Exec // posterior functions; each compiles at its first call
 }
 
 func newModel(m meta, flow flows.Flow) (*Model, error) {
@@ -29,7 +29,25 @@ func newModel(m meta, flow flows.Flow) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Model{meta: m, flow: flow, backend: b, ctx: context.New().Checked(false)}, nil
+	model := &Model{meta: m, flow: flow, backend: b, ctx: context.New().Checked(false)}
+	// NewExec only records the functions; their graphs are built at the first call, after training
+	// or loading has put the parameters in ctx.
+	model.sample, err = context.NewExec(b, model.ctx, func(ctx *context.Context, eps, y *Node) *Node {
+		ctx = ctx.In(modelScope)
+		x, _ := flow.Sample(ctx, eps, m.Embedding.apply(ctx, y))
+		return x
+	})
+	if err != nil {
+		return nil, err
+	}
+	model.logProb, err = context.NewExec(b, model.ctx, func(ctx *context.Context, x, y *Node) *Node {
+		ctx = ctx.In(modelScope)
+		return flow.LogProb(ctx, x, m.Embedding.apply(ctx, y))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return model, nil
 }
 
 // loss is the NPE objective on a batch: −mean log q(x̃|ỹ) in standardized coordinates (which differs

@@ -139,10 +139,10 @@ func (e NPE) Train(x, y [][]float64) (*Model, error) {
 		return nil, err
 	}
 	data := pairs{
-		x: m.X.forward(x, iota(len(x))), y: m.Y.forward(y, iota(len(y))),
+		x: m.X.forward(x), y: m.Y.forward(y),
 		dimX: dimX, dimY: dimY, train: train, valid: valid,
 	}
-	save := func(r *Report, best map[string]*npy.Array) error {
+	save := func(best map[string]*npy.Array) error {
 		if cfg.Dir == "" {
 			return nil
 		}
@@ -198,12 +198,4 @@ func priorSupport(p tasks.Prior, dimX int) (*Support, error) {
 		return nil, fmt.Errorf("sbikit: the prior has %d-dimensional bounds but x has %d columns", len(lo), dimX)
 	}
 	return &Support{Lo: lo, Hi: hi}, nil
-}
-
-func iota(n int) []int {
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
-	return idx
 }

@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 
-	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 )
@@ -51,7 +50,7 @@ func (m *Model) Posterior(yObs []float64) (Posterior, error) {
 	if !finite(yObs) {
 		return nil, fmt.Errorf("sbikit: the observation has NaN or Inf values")
 	}
-	return &flowPosterior{model: m, yObs: yObs, y: m.meta.Y.forward([][]float64{yObs}, []int{0})}, nil
+	return &flowPosterior{model: m, yObs: yObs, y: m.meta.Y.forward([][]float64{yObs})}, nil
 }
 
 // Sample implements Posterior: base draws from a PCG stream of the seed are pushed through the flow
@@ -161,7 +160,7 @@ func (p *flowPosterior) LogProb(x [][]float64) ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	lq, err := p.model.flowLogProb(p.model.meta.X.forward(x, iota(len(x))), len(x), p.y)
+	lq, err := p.model.flowLogProb(p.model.meta.X.forward(x), len(x), p.y)
 	if err != nil {
 		return nil, err
 	}
@@ -176,41 +175,20 @@ func (p *flowPosterior) LogProb(x [][]float64) ([]float64, error) {
 	return out, nil
 }
 
-// flowSample maps m standardized base draws eps [m, dimX] to standardized samples, conditioned on
+// flowSample maps n standardized base draws eps [n, dimX] to standardized samples, conditioned on
 // the standardized observation y.
 func (m *Model) flowSample(eps []float32, n int, y []float32) ([]float32, error) {
-	if m.sample == nil {
-		exec, err := context.NewExec(m.backend, m.ctx, func(ctx *context.Context, eps, y *Node) *Node {
-			ctx = ctx.In(modelScope)
-			x, _ := m.flow.Sample(ctx, eps, m.meta.Embedding.apply(ctx, y))
-			return x
-		})
-		if err != nil {
-			return nil, err
-		}
-		m.sample = exec
-	}
-	return m.run(m.sample, eps, n, m.meta.DimX, y)
+	return m.run(m.sample, eps, n, y)
 }
 
 // flowLogProb is log q(x̃|ỹ) for standardized x [n, dimX] and y.
 func (m *Model) flowLogProb(x []float32, n int, y []float32) ([]float32, error) {
-	if m.logProb == nil {
-		exec, err := context.NewExec(m.backend, m.ctx, func(ctx *context.Context, x, y *Node) *Node {
-			ctx = ctx.In(modelScope)
-			return m.flow.LogProb(ctx, x, m.meta.Embedding.apply(ctx, y))
-		})
-		if err != nil {
-			return nil, err
-		}
-		m.logProb = exec
-	}
-	return m.run(m.logProb, x, n, m.meta.DimX, y)
+	return m.run(m.logProb, x, n, y)
 }
 
-// run executes a compiled posterior function on v [n, dim] and one observation y [1, dimY].
-func (m *Model) run(exec *context.Exec, v []float32, n, dim int, y []float32) ([]float32, error) {
-	out, err := exec.Exec(tensors.FromFlatDataAndDimensions(v, n, dim), tensors.FromFlatDataAndDimensions(y, 1, len(y)))
+// run executes a posterior function on v [n, dimX] and one observation y [1, dimY].
+func (m *Model) run(exec *context.Exec, v []float32, n int, y []float32) ([]float32, error) {
+	out, err := exec.Exec(tensors.FromFlatDataAndDimensions(v, n, m.meta.DimX), tensors.FromFlatDataAndDimensions(y, 1, len(y)))
 	if err != nil {
 		return nil, err
 	}

@@ -138,11 +138,12 @@ func batch(data []float32, dim int, idx []int) *tensors.Tensor {
 
 // fit trains the variables of ctx under modelScope to minimize loss, continuing from report (empty
 // for a fresh run) and from best (the parameters of the best epoch so far, nil for a fresh run). It
-// calls save with the report and the best parameters every cfg.CheckpointEvery and at the end, and
+// calls save with the best parameters every cfg.CheckpointEvery and at the end (report is updated
+// in place before, so the caller's model description is current), and
 // leaves the best parameters in ctx. A diverged loss (NaN or Inf) stops training with an error after
 // the best parameters are restored and saved.
 func fit(b backends.Backend, ctx *context.Context, loss lossFn, data pairs, cfg Training, report *Report,
-	best map[string]*npy.Array, save func(*Report, map[string]*npy.Array) error) error {
+	best map[string]*npy.Array, save func(best map[string]*npy.Array) error) error {
 	opt := optimizers.Adam().LearningRate(cfg.LearningRate).Done()
 	step, err := context.NewExec(b, ctx, func(ctx *context.Context, x, y *Node) *Node {
 		l := loss(ctx.In(modelScope), x, y)
@@ -228,7 +229,7 @@ func fit(b backends.Backend, ctx *context.Context, loss lossFn, data pairs, cfg 
 			losses.Train, losses.Validation, report.BestValidationLoss, report.BestEpoch))
 		bar.Add(1)
 		if report.Stopped == "" && time.Since(lastSave) >= cfg.CheckpointEvery {
-			if err := save(report, best); err != nil {
+			if err := save(best); err != nil {
 				return err
 			}
 			lastSave = time.Now()
@@ -242,7 +243,7 @@ func fit(b backends.Backend, ctx *context.Context, loss lossFn, data pairs, cfg 
 		return err
 	}
 	report.TrainSeconds = spent + time.Since(start).Seconds()
-	if err := save(report, best); err != nil {
+	if err := save(best); err != nil {
 		return err
 	}
 	return failure

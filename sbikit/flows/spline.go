@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
@@ -216,19 +215,6 @@ func binMask(v, lo *Node) *Node {
 	bins := Iota(g, shapes.Make(dtype, lo.Shape().Dimensions...), lo.Rank()-1)
 	hot := Equal(bins, BroadcastToDims(InsertAxes(idx, -1), lo.Shape().Dimensions...))
 	return ConvertDType(hot, dtype)
-}
-
-// constMatrix is the [rows, cols] 0/1 matrix with ones where on(i, j).
-func constMatrix(g *Graph, dtype dtypes.DType, rows, cols int, on func(i, j int) bool) *Node {
-	flat := make([]float64, rows*cols)
-	for i := range rows {
-		for j := range cols {
-			if on(i, j) {
-				flat[i*cols+j] = 1
-			}
-		}
-	}
-	return Reshape(ConstAsDType(g, dtype, flat), rows, cols)
 }
 
 // panicf panics with a formatted message, the way GoMLX graph-building functions report misuse.

@@ -3,6 +3,7 @@ package flows
 import (
 	"math/rand/v2"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/ml/context"
 )
@@ -153,4 +154,17 @@ func autoregressiveOrders(d, n int) [][]int {
 		}
 	}
 	return orders
+}
+
+// constMatrix is the [rows, cols] 0/1 matrix with ones where on(i, j).
+func constMatrix(g *Graph, dtype dtypes.DType, rows, cols int, on func(i, j int) bool) *Node {
+	flat := make([]float64, rows*cols)
+	for i := range rows {
+		for j := range cols {
+			if on(i, j) {
+				flat[i*cols+j] = 1
+			}
+		}
+	}
+	return Reshape(ConstAsDType(g, dtype, flat), rows, cols)
 }
