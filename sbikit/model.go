@@ -7,59 +7,64 @@ import (
 	"path/filepath"
 
 	"github.com/gomlx/gomlx/backends"
-	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/probinv/probinv/sbikit/backend"
-	"github.com/probinv/probinv/sbikit/flows"
 )
 
 // Model is a trained amortized posterior estimator: Posterior conditions it on one observation.
 // Save writes it to a model directory and Load reads it back, bit for bit.
 type Model struct {
 	meta    meta
-	flow    flows.Flow
 	backend backends.Backend
 	ctx     *context.Context
 
-	sample, logProb *context.Exec // posterior functions; each compiles at its first call
+	// loss is the training objective on a batch of standardized pairs, in the scope of the parameters.
+	loss lossFn
+	// sample maps n standardized base draws eps [n, dimX] to standardized samples, and logProb gives
+	// log q(x̃|ỹ) for n standardized rows x; both take one standardized observation y [1, dimY].
+	sample, logProb func(v []float32, n int, y []float32) ([]float32, error)
 }
 
-func newModel(m meta, flow flows.Flow) (*Model, error) {
+// newModel builds the model m describes, with its parameters not yet created (training creates
+// them, Load restores them).
+func newModel(m meta) (*Model, error) {
 	b, err := backend.Get()
 	if err != nil {
 		return nil, err
 	}
-	model := &Model{meta: m, flow: flow, backend: b, ctx: context.New().Checked(false)}
-	// NewExec only records the functions; their graphs are built at the first call, after training
-	// or loading has put the parameters in ctx.
-	model.sample, err = context.NewExec(b, model.ctx, func(ctx *context.Context, eps, y *Node) *Node {
-		ctx = ctx.In(modelScope)
-		x, _ := flow.Sample(ctx, eps, m.Embedding.apply(ctx, y))
-		return x
-	})
-	if err != nil {
-		return nil, err
+	model := &Model{meta: m, backend: b, ctx: context.New().Checked(false)}
+	switch {
+	case m.Method == methodNPE && m.Flow != nil:
+		err = model.buildNPE()
+	case (m.Method == methodFMPE && m.Matching != nil || m.Method == methodCNF && m.Likelihood != nil) &&
+		m.Net != nil && m.Sampling != nil && m.Density != nil:
+		err = model.buildContinuous()
+	default:
+		err = fmt.Errorf("a %q model without its settings, which this build cannot rebuild", m.Method)
 	}
-	model.logProb, err = context.NewExec(b, model.ctx, func(ctx *context.Context, x, y *Node) *Node {
-		ctx = ctx.In(modelScope)
-		return flow.LogProb(ctx, x, m.Embedding.apply(ctx, y))
-	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sbikit: %w", err)
 	}
 	return model, nil
 }
 
-// loss is the NPE objective on a batch: −mean log q(x̃|ỹ) in standardized coordinates (which differs
-// from the loss in the original ones by the constant Σ log σ_x).
-func (m *Model) loss(ctx *context.Context, x, y *Node) *Node {
-	return Neg(ReduceAllMean(m.flow.LogProb(ctx, x, m.meta.Embedding.apply(ctx, y))))
+// execFunc wraps a compiled function of (v [n, dimX], y [1, dimY]) as one of Model's posterior
+// functions.
+func (m *Model) execFunc(exec *context.Exec) func(v []float32, n int, y []float32) ([]float32, error) {
+	return func(v []float32, n int, y []float32) ([]float32, error) {
+		out, err := exec.Exec(tensors.FromFlatDataAndDimensions(v, n, m.meta.DimX), tensors.FromFlatDataAndDimensions(y, 1, len(y)))
+		if err != nil {
+			return nil, err
+		}
+		return tensors.CopyFlatData[float32](out[0])
+	}
 }
 
 // Report is the record of the model's training.
 func (m *Model) Report() Report { return m.meta.Report }
 
-// Method is the estimator that trained the model ("npe").
+// Method is the estimator that trained the model ("npe", "fmpe" or "cnf").
 func (m *Model) Method() string { return m.meta.Method }
 
 // Task is the task name recorded at training ("" if none was given).
@@ -90,9 +95,6 @@ func Load(dir string) (*Model, error) {
 	if m.Format != formatVersion {
 		return nil, fmt.Errorf("sbikit: %s has model format %d, this build reads %d: retrain, or use the probinv version that wrote it", dir, m.Format, formatVersion)
 	}
-	if m.Method != "npe" {
-		return nil, fmt.Errorf("sbikit: %s holds a %q model, which this build cannot load", dir, m.Method)
-	}
 	if m.Report.Stopped == "" {
 		return nil, fmt.Errorf("sbikit: %s holds an unfinished training run (%d epochs); resume it by training again with the same settings and data", dir, m.Report.Epochs)
 	}
@@ -100,13 +102,9 @@ func Load(dir string) (*Model, error) {
 		(m.Support != nil && (len(m.Support.Lo) != m.DimX || len(m.Support.Hi) != m.DimX)) {
 		return nil, fmt.Errorf("sbikit: %s/%s is inconsistent (standardizer or support lengths differ from the dimensions); the file is corrupt", dir, modelFile)
 	}
-	flow, err := flows.New(m.Flow, m.DimX)
+	model, err := newModel(m)
 	if err != nil {
-		return nil, fmt.Errorf("sbikit: %s: %w", dir, err)
-	}
-	model, err := newModel(m, flow)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (in %s)", err, dir)
 	}
 	params, err := loadArrays(dir, paramsFile)
 	if err != nil {
@@ -116,7 +114,7 @@ func Load(dir string) (*Model, error) {
 		return nil, fmt.Errorf("sbikit: %s: %w; the checkpoint does not match its model.json", dir, err)
 	}
 	// Build the network once so that a missing parameter shows now, not at the first sample.
-	if _, err := model.flowLogProb(make([]float32, m.DimX), 1, make([]float32, m.DimY)); err != nil {
+	if _, err := model.logProb(make([]float32, m.DimX), 1, make([]float32, m.DimY)); err != nil {
 		return nil, fmt.Errorf("sbikit: %s: %w", dir, err)
 	}
 	if n := countModelVariables(model.ctx); n != len(params) {

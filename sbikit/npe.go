@@ -1,12 +1,14 @@
 package sbikit
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/probinv/probinv/sbikit/backend"
+	"github.com/probinv/probinv/sbikit/cnf"
 	"github.com/probinv/probinv/sbikit/flows"
 	"github.com/probinv/probinv/sbikit/nn"
 	"github.com/probinv/probinv/sbikit/npy"
@@ -71,61 +73,122 @@ type Support struct {
 }
 
 // meta is model.json: everything but the weights that is needed to rebuild a trained model, and
-// the record of its training.
+// the record of its training. Each method fills its own settings and leaves the others out.
 type meta struct {
-	Format      int          `json:"format"`
-	Method      string       `json:"method"`
-	Task        string       `json:"task,omitempty"`
-	DimX        int          `json:"dim_x"`
-	DimY        int          `json:"dim_y"`
-	X           Standardizer `json:"x_standardizer"`
-	Y           Standardizer `json:"y_standardizer"`
-	Support     *Support     `json:"support,omitempty"`
-	Flow        flows.Config `json:"flow"`
-	Embedding   Embedding    `json:"embedding"`
-	Simulations int          `json:"simulations"`
-	Data        string       `json:"data_fingerprint"`
-	Training    Training     `json:"training_settings"`
-	Report      Report       `json:"training"`
+	Format      int           `json:"format"`
+	Method      string        `json:"method"`
+	Task        string        `json:"task,omitempty"`
+	DimX        int           `json:"dim_x"`
+	DimY        int           `json:"dim_y"`
+	X           Standardizer  `json:"x_standardizer"`
+	Y           Standardizer  `json:"y_standardizer"`
+	Support     *Support      `json:"support,omitempty"`
+	Flow        *flows.Config `json:"flow,omitempty"`           // npe
+	Net         *cnf.Net      `json:"net,omitempty"`            // fmpe, cnf: the vector field
+	Matching    *cnf.Matching `json:"matching,omitempty"`       // fmpe
+	Likelihood  *Likelihood   `json:"max_likelihood,omitempty"` // cnf
+	Sampling    *ODE          `json:"sampling,omitempty"`       // fmpe, cnf
+	Density     *ODE          `json:"density,omitempty"`        // fmpe, cnf
+	Embedding   Embedding     `json:"embedding"`
+	Simulations int           `json:"simulations"`
+	Data        string        `json:"data_fingerprint"`
+	Training    Training      `json:"training_settings"`
+	Report      Report        `json:"training"`
+}
+
+// settings is what must match for a checkpoint to be resumed: everything the method trains with.
+func (m meta) settings() string {
+	b, err := json.Marshal([]any{m.Method, m.Flow, m.Net, m.Matching, m.Likelihood, m.Embedding, m.Training.persisted(), m.Data})
+	if err != nil {
+		panic(err) // plain structs always marshal
+	}
+	return string(b)
 }
 
 // formatVersion is the model.json format this code writes and reads.
 const formatVersion = 1
+
+// The methods, as model.json names them.
+const (
+	methodNPE  = "npe"
+	methodFMPE = "fmpe"
+	methodCNF  = "cnf"
+)
 
 // Train fits the flow to the pairs (x[i], y[i]) and returns the trained model. With Training.Dir set
 // it checkpoints there while it trains, and a directory that holds an unfinished run with the same
 // settings and data is resumed rather than restarted; a finished one is an error, so that nothing is
 // overwritten by accident.
 func (e NPE) Train(x, y [][]float64) (*Model, error) {
+	dimX, _, err := checkPairs(x, y)
+	if err != nil {
+		return nil, err
+	}
+	flowCfg := e.Flow.WithDefaults(dimX)
+	if _, err := flows.New(flowCfg, dimX); err != nil {
+		return nil, err
+	}
+	return train(meta{Method: methodNPE, Flow: &flowCfg}, e.Embedding, e.Training, e.Prior, e.Task, x, y)
+}
+
+// buildNPE sets the model's loss and posterior functions to those of its flow.
+func (m *Model) buildNPE() error {
+	flow, err := flows.New(*m.meta.Flow, m.meta.DimX)
+	if err != nil {
+		return err
+	}
+	emb := m.meta.Embedding
+	// The NPE objective −mean log q(x̃|ỹ) is in standardized coordinates, which differs from the loss
+	// in the original ones by the constant Σ log σ_x.
+	m.loss = func(ctx *context.Context, x, y *Node) *Node {
+		return Neg(ReduceAllMean(flow.LogProb(ctx, x, emb.apply(ctx, y))))
+	}
+	// NewExec only records the functions; their graphs are built at the first call, after training
+	// or loading has put the parameters in ctx.
+	sample, err := context.NewExec(m.backend, m.ctx, func(ctx *context.Context, eps, y *Node) *Node {
+		ctx = ctx.In(modelScope)
+		x, _ := flow.Sample(ctx, eps, emb.apply(ctx, y))
+		return x
+	})
+	if err != nil {
+		return err
+	}
+	logProb, err := context.NewExec(m.backend, m.ctx, func(ctx *context.Context, x, y *Node) *Node {
+		ctx = ctx.In(modelScope)
+		return flow.LogProb(ctx, x, emb.apply(ctx, y))
+	})
+	if err != nil {
+		return err
+	}
+	m.sample, m.logProb = m.execFunc(sample), m.execFunc(logProb)
+	return nil
+}
+
+// train is the part of every estimator's Train after its own settings are in m: it standardizes the
+// pairs, builds the model, resumes from Training.Dir if that holds an unfinished run, and fits.
+func train(m meta, emb Embedding, t Training, prior tasks.Prior, task string, x, y [][]float64) (*Model, error) {
 	dimX, dimY, err := checkPairs(x, y)
 	if err != nil {
 		return nil, err
 	}
-	cfg := e.Training.withDefaults(len(x))
+	cfg := t.withDefaults(len(x))
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	if err := e.Embedding.check(); err != nil {
+	if err := emb.check(); err != nil {
 		return nil, err
 	}
-	flowCfg := e.Flow.WithDefaults(dimX)
-	flow, err := flows.New(flowCfg, dimX)
-	if err != nil {
-		return nil, err
-	}
-	train, valid := split(len(x), cfg.ValidationFraction, cfg.Seed)
-	m := meta{
-		Format: formatVersion, Method: "npe", Task: e.Task, DimX: dimX, DimY: dimY,
-		X: fitStandardizer(x, train, dimX), Y: fitStandardizer(y, train, dimY),
-		Flow: flowCfg, Embedding: e.Embedding, Simulations: len(x), Data: fingerprint(x, y), Training: cfg,
-		Report: Report{Backend: backend.Name()},
-	}
-	if e.Prior != nil {
-		if m.Support, err = priorSupport(e.Prior, dimX); err != nil {
+	trainRows, validRows := split(len(x), cfg.ValidationFraction, cfg.Seed)
+	m.Format, m.Task, m.DimX, m.DimY = formatVersion, task, dimX, dimY
+	m.X, m.Y = fitStandardizer(x, trainRows, dimX), fitStandardizer(y, trainRows, dimY)
+	m.Embedding, m.Simulations, m.Data, m.Training = emb, len(x), fingerprint(x, y), cfg
+	m.Report = Report{Backend: backend.Name()}
+	if prior != nil {
+		if m.Support, err = priorSupport(prior, dimX); err != nil {
 			return nil, err
 		}
 	}
-	model, err := newModel(m, flow)
+	model, err := newModel(m)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +203,7 @@ func (e NPE) Train(x, y [][]float64) (*Model, error) {
 	}
 	data := pairs{
 		x: m.X.forward(x), y: m.Y.forward(y),
-		dimX: dimX, dimY: dimY, train: train, valid: valid,
+		dimX: dimX, dimY: dimY, train: trainRows, valid: validRows,
 	}
 	save := func(best map[string]*npy.Array) error {
 		if cfg.Dir == "" {
@@ -171,8 +234,7 @@ func (m *Model) resume(dir string) (map[string]*npy.Array, error) {
 		return nil, fmt.Errorf("sbikit: %s already holds a trained model (%s after %d epochs); load it with sbikit.Load, or train into a new directory",
 			dir, old.Report.Stopped, old.Report.Epochs)
 	}
-	if old.Data != m.meta.Data || old.Method != m.meta.Method || old.Flow != m.meta.Flow ||
-		old.Embedding != m.meta.Embedding || old.Training.persisted() != m.meta.Training.persisted() {
+	if old.settings() != m.meta.settings() {
 		return nil, fmt.Errorf("sbikit: %s holds an unfinished run with other settings or data; "+
 			"rerun with the same ones to resume it, or train into a new directory", dir)
 	}

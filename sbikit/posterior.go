@@ -4,9 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-
-	"github.com/gomlx/gomlx/pkg/core/tensors"
-	"github.com/gomlx/gomlx/pkg/ml/context"
 )
 
 // Posterior is an estimate of the posterior p(x|y_o) of one observation y_o. Every estimator of
@@ -34,7 +31,7 @@ const (
 	leakageDraws  = 100000
 )
 
-// flowPosterior is the Posterior of a trained NPE model for one observation.
+// flowPosterior is the Posterior of a trained model for one observation.
 type flowPosterior struct {
 	model           *Model
 	yObs            []float64
@@ -96,7 +93,7 @@ func (p *flowPosterior) draw(rng *rand.Rand, m int) ([][]float64, error) {
 	for i := range eps {
 		eps[i] = float32(rng.NormFloat64())
 	}
-	xs, err := p.model.flowSample(eps, m, p.y)
+	xs, err := p.model.sample(eps, m, p.y)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +157,7 @@ func (p *flowPosterior) LogProb(x [][]float64) ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	lq, err := p.model.flowLogProb(p.model.meta.X.forward(x), len(x), p.y)
+	lq, err := p.model.logProb(p.model.meta.X.forward(x), len(x), p.y)
 	if err != nil {
 		return nil, err
 	}
@@ -173,24 +170,4 @@ func (p *flowPosterior) LogProb(x [][]float64) ([]float64, error) {
 		}
 	}
 	return out, nil
-}
-
-// flowSample maps n standardized base draws eps [n, dimX] to standardized samples, conditioned on
-// the standardized observation y.
-func (m *Model) flowSample(eps []float32, n int, y []float32) ([]float32, error) {
-	return m.run(m.sample, eps, n, y)
-}
-
-// flowLogProb is log q(x̃|ỹ) for standardized x [n, dimX] and y.
-func (m *Model) flowLogProb(x []float32, n int, y []float32) ([]float32, error) {
-	return m.run(m.logProb, x, n, y)
-}
-
-// run executes a posterior function on v [n, dimX] and one observation y [1, dimY].
-func (m *Model) run(exec *context.Exec, v []float32, n int, y []float32) ([]float32, error) {
-	out, err := exec.Exec(tensors.FromFlatDataAndDimensions(v, n, m.meta.DimX), tensors.FromFlatDataAndDimensions(y, 1, len(y)))
-	if err != nil {
-		return nil, err
-	}
-	return tensors.CopyFlatData[float32](out[0])
 }

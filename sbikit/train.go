@@ -174,7 +174,14 @@ func fit(b backends.Backend, ctx *context.Context, loss lossFn, data pairs, cfg 
 		if err := optimizers.LearningRateVar(ctx, dtypes.Float32, 0).SetValue(tensors.FromScalar(float32(report.LearningRate))); err != nil {
 			return err
 		}
-		// Each epoch's order depends only on (seed, epoch), so that a resumed run sees the same batches.
+		// Each epoch's order and random draws (of losses that draw: flow matching's times and noise,
+		// Hutchinson's probes) depend only on (seed, epoch), so that a resumed run sees the same
+		// batches. Epoch 0 keeps the state the caller seeded, which also drew the initial weights.
+		if epoch > 0 {
+			if err := ctx.SetRNGStateFromSeed(mixSeed(cfg.Seed, uint64(epoch))); err != nil {
+				return err
+			}
+		}
 		copy(order, data.train)
 		rand.New(rand.NewPCG(cfg.Seed, uint64(epoch))).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		sum := 0.0
@@ -186,6 +193,11 @@ func fit(b backends.Backend, ctx *context.Context, loss lossFn, data pairs, cfg 
 			}
 			sum += float64(tensors.ToScalar[float32](out[0])) * float64(len(idx))
 			report.Steps++
+		}
+		// The same random draws for every validation pass, so that the validation losses of a
+		// loss that draws differ by the model, not by the draws.
+		if err := ctx.SetRNGStateFromSeed(mixSeed(cfg.Seed, validationStream)); err != nil {
+			return err
 		}
 		out, err := eval.Exec(validX, validY)
 		if err != nil {
@@ -247,6 +259,14 @@ func fit(b backends.Backend, ctx *context.Context, loss lossFn, data pairs, cfg 
 		return err
 	}
 	return failure
+}
+
+// validationStream is the stream of the validation draws in mixSeed, apart from every epoch's.
+const validationStream = 1 << 62
+
+// mixSeed derives the seed of a random stream from the training seed.
+func mixSeed(seed, stream uint64) int64 {
+	return int64(rand.New(rand.NewPCG(seed, stream)).Uint64() >> 1)
 }
 
 // driftTolerance is how far (in loss units, nats for the flows' −log q) the validation loss may lie

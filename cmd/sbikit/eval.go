@@ -31,7 +31,7 @@ func runEval(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--obs: %w", err)
 	}
-	cfg := evaluate.Config{Method: est.Method, Flow: est.Flow, Task: *tf.task, Sims: *tf.sims, Seed: *tf.seed,
+	cfg := evaluate.Config{Method: est.Method, Flow: est.Flow, Net: est.Net, Task: *tf.task, Sims: *tf.sims, Seed: *tf.seed,
 		MaxEpochs: *tf.maxEpochs, Obs: obs, Reference: *reference, Samples: *samples, Progress: os.Stderr}
 	emit := func(o evaluate.Observation) error { return printJSON(out, o) }
 	if !*asJSON {

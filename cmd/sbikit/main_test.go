@@ -265,7 +265,7 @@ func TestBadTrainingFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"train", "--task", "two_moons", "--method", "ddpm", "--out", out}, "available: npe"},
-		{[]string{"eval", "--task", "two_moons", "--method", "fmpe"}, "available: npe"},
+		{[]string{"eval", "--task", "two_moons", "--method", "npse"}, "available: npe, fmpe, cnf"},
 		{[]string{"train", "--task", "two_moons", "--flow", "glow", "--out", out}, "available: coupling, maf, nsf, nsf-ar"},
 		{[]string{"train", "--task", "two_moons"}, "--out"},
 		{[]string{"train", "--out", out}, "--task"},

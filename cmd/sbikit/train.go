@@ -9,6 +9,7 @@ import (
 
 	"github.com/probinv/probinv/datasets"
 	"github.com/probinv/probinv/sbikit"
+	"github.com/probinv/probinv/sbikit/cnf"
 	"github.com/probinv/probinv/sbikit/evaluate"
 	"github.com/probinv/probinv/sbikit/flows"
 	"github.com/probinv/probinv/sbikit/tasks"
@@ -25,13 +26,13 @@ type trainFlags struct {
 func addTrainFlags(fs *flag.FlagSet) *trainFlags {
 	return &trainFlags{
 		method:     fs.String("method", "npe", fmt.Sprintf("estimator, one of %v", evaluate.Methods)),
-		flow:       fs.String("flow", flows.KindNSF, fmt.Sprintf("normalizing flow, one of %v", flows.Kinds)),
+		flow:       fs.String("flow", flows.KindNSF, fmt.Sprintf("npe's normalizing flow, one of %v", flows.Kinds)),
 		task:       fs.String("task", "", "`task` to simulate the training set from (list them with sbikit tasks)"),
 		sims:       fs.Int("sims", 10000, "number of training simulations"),
 		seed:       fs.Uint64("seed", 1, "seed of the simulations, the initial weights and the batch order"),
 		maxEpochs:  fs.Int("max-epochs", 0, "stop training after this many epochs (0: the default, 1000; early stopping usually ends it sooner)"),
 		transforms: fs.Int("transforms", 0, "number of flow transforms (0: the default, 5)"),
-		hidden:     fs.Int("hidden", 0, "hidden units per layer of the flow's networks (0: the default, 32 per 4 parameters)"),
+		hidden:     fs.Int("hidden", 0, "hidden units per layer of the flow's networks (0: the default, 32 per 4 parameters for npe, 64 per 4 for fmpe and cnf)"),
 	}
 }
 
@@ -41,6 +42,7 @@ func (f *trainFlags) estimator(dir string) (evaluate.Estimator, error) {
 	e := evaluate.Estimator{
 		Method:   *f.method,
 		Flow:     flows.Config{Kind: *f.flow, Transforms: *f.transforms, Hidden: *f.hidden},
+		Net:      cnf.Net{Hidden: *f.hidden},
 		Training: sbikit.Training{Seed: *f.seed, MaxEpochs: *f.maxEpochs, Dir: dir, Progress: os.Stderr},
 	}
 	if *f.maxEpochs < 0 || *f.transforms < 0 || *f.hidden < 0 {

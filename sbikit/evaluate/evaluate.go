@@ -19,20 +19,24 @@ import (
 
 	"github.com/probinv/probinv/datasets"
 	"github.com/probinv/probinv/sbikit"
+	"github.com/probinv/probinv/sbikit/cnf"
 	"github.com/probinv/probinv/sbikit/diagnostics"
 	"github.com/probinv/probinv/sbikit/flows"
 	"github.com/probinv/probinv/sbikit/tasks"
 )
 
-// Methods lists the estimators this build can train. FMPE, NPSE and diffusion estimators come in
-// later versions; they are added here and in Estimator.Train.
-var Methods = []string{"npe"}
+// Methods lists the estimators this build can train: npe (a normalizing flow by maximum
+// likelihood), fmpe (a continuous flow by flow matching) and cnf (a continuous flow by maximum
+// likelihood through its ODE solver). NPSE and diffusion estimators come in later versions; they
+// are added here and in Estimator.Train.
+var Methods = []string{"npe", "fmpe", "cnf"}
 
 // Estimator is an estimator and its settings: what a model is trained from, besides the data.
 // It is the one place that turns a method name into a trainer, for `sbikit train` and Run alike.
 type Estimator struct {
 	Method   string       // one of Methods; "" means "npe"
-	Flow     flows.Config // the conditional density's flow (zero fields take flows' defaults)
+	Flow     flows.Config // npe's flow (zero fields take flows' defaults)
+	Net      cnf.Net      // fmpe's and cnf's vector field (zero fields take cnf's defaults)
 	Training sbikit.Training
 }
 
@@ -54,16 +58,29 @@ func (e Estimator) Train(task string, prior tasks.Prior, x, y [][]float64) (*sbi
 	if err := e.Check(); err != nil {
 		return nil, err
 	}
+	switch e.Method {
+	case "fmpe":
+		return sbikit.FMPE{Net: e.Net, Training: e.Training, Prior: prior, Task: task}.Train(x, y)
+	case "cnf":
+		return sbikit.CNF{Net: e.Net, Training: e.Training, Prior: prior, Task: task}.Train(x, y)
+	}
 	return sbikit.NPE{Flow: e.Flow, Training: e.Training, Prior: prior, Task: task}.Train(x, y)
 }
 
-// FlowKind is the flow kind the estimator trains, defaults applied ("nsf" for the zero Config).
-func (e Estimator) FlowKind() string { return e.Flow.WithDefaults(1).Kind }
+// FlowKind is the flow the estimator trains: npe's flow kind, defaults applied ("nsf" for the zero
+// Config), or "ode" for the continuous flows of fmpe and cnf.
+func (e Estimator) FlowKind() string {
+	if e.Method == "fmpe" || e.Method == "cnf" {
+		return "ode"
+	}
+	return e.Flow.WithDefaults(1).Kind
+}
 
 // Config is one evaluation run. Zero fields take the defaults noted.
 type Config struct {
 	Method    string       // one of Methods (default "npe")
-	Flow      flows.Config // default: flows' defaults (a neural spline flow)
+	Flow      flows.Config // npe's flow (default: flows' defaults, a neural spline flow)
+	Net       cnf.Net      // fmpe's and cnf's vector field (default: cnf's defaults)
 	Task      string       // a task with sbibm reference posteriors, e.g. "two_moons"
 	Sims      int          // training simulations (sbibm's budgets are 1e3, 1e4, 1e5)
 	Seed      uint64       // seeds the simulations, the training and (with the observation) the sampling
@@ -117,7 +134,7 @@ func Run(cfg Config, emit func(Observation) error) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	est := Estimator{Method: cfg.Method, Flow: cfg.Flow,
+	est := Estimator{Method: cfg.Method, Flow: cfg.Flow, Net: cfg.Net,
 		Training: sbikit.Training{Seed: cfg.Seed, MaxEpochs: cfg.MaxEpochs, Progress: cfg.Progress}}
 	if err := est.Check(); err != nil {
 		return Summary{}, fmt.Errorf("evaluate: %w", err)

@@ -1,0 +1,252 @@
+package sbikit
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/probinv/probinv/sbikit/cnf"
+	"github.com/probinv/probinv/sbikit/ode"
+	"github.com/probinv/probinv/sbikit/tasks"
+)
+
+// FMPE is flow-matching posterior estimation (Wildberger et al. 2023): a conditional continuous
+// normalizing flow q(x|y) whose vector field v_θ(x_t, t, y) is regressed onto the velocity of the
+// optimal-transport path from N(0, I) to the simulated x (see cnf.Matching). Training never solves
+// the ODE, so a step costs one network pass whatever the dimension; sampling and the log-density
+// solve it (see Sampling and Density).
+//
+//	model, err := sbikit.FMPE{Prior: task.Prior()}.Train(x, y)
+//	post, err := model.Posterior(yObs)
+type FMPE struct {
+	Net      cnf.Net      // the vector field (default: cnf.Net.WithDefaults)
+	Matching cnf.Matching // path width σ_min and the time distribution (default: cnf.Matching.WithDefaults)
+	Sampling ODE          // how samples are drawn (default DefaultSampling)
+	Density  ODE          // how LogProb integrates the density (default DefaultDensity)
+
+	Embedding Embedding
+	Training  Training
+	Prior     tasks.Prior // the support the posterior is truncated to, as for NPE
+	Task      string      // for the record in model.json
+}
+
+// CNF is posterior estimation with a continuous normalizing flow trained by maximum likelihood,
+// as NPE but with the flow a neural ODE (FFJORD, Grathwohl et al. 2019): each training step solves
+// the augmented ODE of the instantaneous change of variables with Likelihood's fixed steps and
+// backpropagates through the solver. This is the approach the lecture calls not scalable, and
+// the one flow matching replaces; `sbikit bench` measures why (cnf_scaling).
+type CNF struct {
+	Net        cnf.Net
+	Likelihood Likelihood // the training solver and trace estimator (default: DefaultLikelihood)
+	Sampling   ODE
+	Density    ODE
+
+	Embedding Embedding
+	Training  Training
+	Prior     tasks.Prior
+	Task      string
+}
+
+// ODE is how a continuous flow's ODE is solved: Steps fixed steps of Method ("euler", "midpoint",
+// "rk4"), or, with Steps 0 and Method "dopri5", adaptive Dormand–Prince steps holding the local
+// error under RTol·|z| + ATol.
+type ODE struct {
+	Method string  `json:"method"`
+	Steps  int     `json:"steps,omitempty"`
+	RTol   float64 `json:"rtol,omitempty"`
+	ATol   float64 `json:"atol,omitempty"`
+}
+
+// The default solvers. Sampling uses fixed midpoint steps: the learned optimal-transport paths are
+// nearly straight, and fixed steps cost the same for every observation. The density is the
+// integral of a trace along the path, whose error adds up in log q, so it is solved adaptively
+// to a tight tolerance.
+var (
+	DefaultSampling   = ODE{Method: "midpoint", Steps: 16}
+	DefaultDensity    = ODE{Method: "dopri5", RTol: 1e-5, ATol: 1e-5}
+	DefaultLikelihood = Likelihood{Solver: ODE{Method: "rk4", Steps: 4}, Trace: cnf.TraceExact}
+)
+
+func (o ODE) withDefaults(def ODE) ODE {
+	if o == (ODE{}) {
+		return def
+	}
+	return o
+}
+
+// options turns o into the ode package's options, checking it.
+func (o ODE) options() (ode.Options, error) {
+	m, err := ode.MethodByName(o.Method)
+	if err != nil {
+		return ode.Options{}, err
+	}
+	if o.Steps < 0 || o.Steps == 0 && m.E == nil || o.RTol < 0 || o.ATol < 0 {
+		return ode.Options{}, fmt.Errorf("bad ODE settings %+v: give steps ≥ 1, or steps 0 with the adaptive method dopri5 and tolerances ≥ 0", o)
+	}
+	return ode.Options{Method: m, Steps: o.Steps, RTol: o.RTol, ATol: o.ATol}, nil
+}
+
+// Likelihood is how the cnf method evaluates log q(x|y) while training: fixed steps of a solver,
+// unrolled so that gradients flow through them, and the trace estimator (cnf.Traces).
+type Likelihood struct {
+	Solver ODE    `json:"solver"`
+	Trace  string `json:"trace"`
+}
+
+// Train fits the vector field to the pairs (x[i], y[i]) by flow matching; checkpoints and resuming
+// work as for NPE.
+func (e FMPE) Train(x, y [][]float64) (*Model, error) {
+	dimX, _, err := checkPairs(x, y)
+	if err != nil {
+		return nil, err
+	}
+	net, match := e.Net.WithDefaults(dimX), e.Matching.WithDefaults()
+	if err := net.Check(); err != nil {
+		return nil, err
+	}
+	if err := match.Check(); err != nil {
+		return nil, err
+	}
+	m := meta{Method: methodFMPE, Net: &net, Matching: &match}
+	if err := m.setSolvers(e.Sampling, e.Density); err != nil {
+		return nil, err
+	}
+	return train(m, e.Embedding, e.Training, e.Prior, e.Task, x, y)
+}
+
+// Train fits the continuous flow to the pairs by maximum likelihood through the solver.
+func (e CNF) Train(x, y [][]float64) (*Model, error) {
+	dimX, _, err := checkPairs(x, y)
+	if err != nil {
+		return nil, err
+	}
+	net := e.Net.WithDefaults(dimX)
+	if err := net.Check(); err != nil {
+		return nil, err
+	}
+	lik := e.Likelihood
+	if lik.Solver == (ODE{}) {
+		lik.Solver = DefaultLikelihood.Solver
+	}
+	if lik.Trace == "" {
+		lik.Trace = DefaultLikelihood.Trace
+	}
+	if !slices.Contains(cnf.Traces, lik.Trace) {
+		return nil, fmt.Errorf("sbikit: unknown trace estimator %q; available: %v", lik.Trace, cnf.Traces)
+	}
+	if opts, err := lik.Solver.options(); err != nil || opts.Steps == 0 {
+		return nil, fmt.Errorf("sbikit: the training solver must take fixed steps (it is unrolled to backpropagate through it), got %+v", lik.Solver)
+	}
+	m := meta{Method: methodCNF, Net: &net, Likelihood: &lik}
+	if err := m.setSolvers(e.Sampling, e.Density); err != nil {
+		return nil, err
+	}
+	return train(m, e.Embedding, e.Training, e.Prior, e.Task, x, y)
+}
+
+// setSolvers records the posterior's solvers, defaults applied, after checking them.
+func (m *meta) setSolvers(sampling, density ODE) error {
+	sampling, density = sampling.withDefaults(DefaultSampling), density.withDefaults(DefaultDensity)
+	for _, o := range []ODE{sampling, density} {
+		if _, err := o.options(); err != nil {
+			return fmt.Errorf("sbikit: %w", err)
+		}
+	}
+	m.Sampling, m.Density = &sampling, &density
+	return nil
+}
+
+// buildContinuous sets the loss and posterior functions of an fmpe or cnf model. The posterior
+// runs its ODEs by ode.Solver, one compiled solver step called from a Go loop, which allows the
+// adaptive steps of the density.
+func (m *Model) buildContinuous() error {
+	flow := cnf.Flow{Dim: m.meta.DimX, Net: *m.meta.Net}
+	if err := m.meta.Net.Check(); err != nil {
+		return err
+	}
+	emb := m.meta.Embedding
+	switch m.meta.Method {
+	case methodFMPE:
+		match := *m.meta.Matching
+		if err := match.Check(); err != nil {
+			return err
+		}
+		m.loss = func(ctx *context.Context, x, y *Node) *Node {
+			return match.Loss(ctx, flow, x, emb.apply(ctx, y))
+		}
+	case methodCNF:
+		lik := *m.meta.Likelihood
+		opts, err := lik.Solver.options()
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(cnf.Traces, lik.Trace) {
+			return fmt.Errorf("unknown trace estimator %q", lik.Trace)
+		}
+		m.loss = func(ctx *context.Context, x, y *Node) *Node {
+			eps := cnf.Probes(ctx, x, lik.Trace)
+			return Neg(ReduceAllMean(flow.LogProb(ctx, x, emb.apply(ctx, y), eps, opts.Method, opts.Steps)))
+		}
+	}
+	sampling, err := m.meta.Sampling.options()
+	if err != nil {
+		return err
+	}
+	density, err := m.meta.Density.options()
+	if err != nil {
+		return err
+	}
+	sampler, err := ode.NewSolver(m.backend, m.ctx, func(ctx *context.Context, extra []*Node) ode.Field {
+		ctx = ctx.In(modelScope)
+		return flow.Field(ctx, emb.apply(ctx, extra[0]))
+	}, sampling)
+	if err != nil {
+		return err
+	}
+	densitySolver, err := ode.NewSolver(m.backend, m.ctx, func(ctx *context.Context, extra []*Node) ode.Field {
+		ctx = ctx.In(modelScope)
+		return flow.DensityField(ctx, emb.apply(ctx, extra[0]), nil)
+	}, density)
+	if err != nil {
+		return err
+	}
+	d := m.meta.DimX
+	m.sample = func(eps []float32, n int, y []float32) ([]float32, error) {
+		out, _, err := sampler.Solve([]*tensors.Tensor{tensors.FromFlatDataAndDimensions(eps, n, d)},
+			[]*tensors.Tensor{tensors.FromFlatDataAndDimensions(y, 1, len(y))}, 0, 1)
+		if err != nil {
+			return nil, err
+		}
+		return tensors.CopyFlatData[float32](out[0])
+	}
+	// log q(x|y) = log N(z(0); 0, I) + a(0), integrating (z, a) from (x, 0) at t = 1 back to t = 0.
+	m.logProb = func(x []float32, n int, y []float32) ([]float32, error) {
+		out, _, err := densitySolver.Solve(
+			[]*tensors.Tensor{tensors.FromFlatDataAndDimensions(x, n, d), tensors.FromFlatDataAndDimensions(make([]float32, n), n)},
+			[]*tensors.Tensor{tensors.FromFlatDataAndDimensions(y, 1, len(y))}, 1, 0)
+		if err != nil {
+			return nil, err
+		}
+		z, err := tensors.CopyFlatData[float32](out[0])
+		if err != nil {
+			return nil, err
+		}
+		a, err := tensors.CopyFlatData[float32](out[1])
+		if err != nil {
+			return nil, err
+		}
+		lq := make([]float32, n)
+		for i := range n {
+			sq := 0.0
+			for _, v := range z[i*d : (i+1)*d] {
+				sq += float64(v) * float64(v)
+			}
+			lq[i] = float32(-0.5*sq - 0.5*float64(d)*math.Log(2*math.Pi) + float64(a[i]))
+		}
+		return lq, nil
+	}
+	return nil
+}
