@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/probinv/probinv/sbikit/cnf"
 	"github.com/probinv/probinv/sbikit/flows"
 	"github.com/probinv/probinv/sbikit/tasks"
 )
@@ -74,12 +75,37 @@ func smallNPE(dir string, maxEpochs int) NPE {
 	}
 }
 
-func trainBoxGaussian(t *testing.T, n int, npe NPE) (*Model, [][]float64, [][]float64) {
+// trainer is what NPE, FMPE and CNF have in common, for tests that run on all of them.
+type trainer interface {
+	Train(x, y [][]float64) (*Model, error)
+}
+
+// smallFMPE is a quick flow-matching estimator for tests.
+func smallFMPE(dir string, maxEpochs int) FMPE {
+	return FMPE{
+		Net:      cnf.Net{Hidden: 32, Layers: 3},
+		Density:  ODE{Method: "dopri5", RTol: 1e-4, ATol: 1e-4},
+		Training: Training{Seed: 3, MaxEpochs: maxEpochs, Dir: dir},
+		Prior:    boxGaussian{},
+	}
+}
+
+// smallCNF is a quick maximum-likelihood continuous flow for tests.
+func smallCNF(dir string, maxEpochs int) CNF {
+	return CNF{
+		Net:        cnf.Net{Hidden: 32, Layers: 2},
+		Likelihood: Likelihood{Solver: ODE{Method: "rk4", Steps: 4}, Trace: cnf.TraceExact},
+		Training:   Training{Seed: 3, MaxEpochs: maxEpochs, Dir: dir},
+		Prior:      boxGaussian{},
+	}
+}
+
+func trainBoxGaussian(t *testing.T, n int, e trainer) (*Model, [][]float64, [][]float64) {
 	t.Helper()
 	var p boxGaussian
 	x := p.Sample(n, 1)
 	y := p.simulate(x, 2)
-	model, err := npe.Train(x, y)
+	model, err := e.Train(x, y)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,15 +113,38 @@ func trainBoxGaussian(t *testing.T, n int, npe NPE) (*Model, [][]float64, [][]fl
 }
 
 // TestNPEMatchesAnalyticPosterior trains on the box-Gaussian problem and compares the posterior with
-// the exact truncated normal, for observations in the middle and near an edge of the box:
-//
-//   - KL(q‖p) = E_q[log q − log p], estimated at q's own samples, is small (and a wrong constant in
-//     LogProb, such as a forgotten standardization scale, would show here as an offset);
-//   - exp(LogProb) integrates to 1 over the box (grid), which checks the renormalization by the
-//     acceptance and that LogProb is −Inf outside;
-//   - every sample lies in the support.
+// the exact truncated normal (see checkAnalytic).
 func TestNPEMatchesAnalyticPosterior(t *testing.T) {
 	model, _, _ := trainBoxGaussian(t, 4000, smallNPE("", 60))
+	checkAnalytic(t, model, 0.08, 0.35, 200)
+}
+
+// TestFMPEMatchesAnalyticPosterior: the same for flow matching, whose log-density is the adaptive
+// solve of the instantaneous change of variables with the exact trace.
+func TestFMPEMatchesAnalyticPosterior(t *testing.T) {
+	model, _, _ := trainBoxGaussian(t, 4000, smallFMPE("", 40))
+	checkAnalytic(t, model, 0.08, 0.35, 100)
+}
+
+// TestCNFMatchesAnalyticPosterior: the same for a continuous flow trained by maximum likelihood
+// through two midpoint steps (looser: few epochs, since each step backpropagates through the solver
+// and the trace).
+func TestCNFMatchesAnalyticPosterior(t *testing.T) {
+	model, _, _ := trainBoxGaussian(t, 2000, smallCNF("", 15))
+	checkAnalytic(t, model, 0.15, 0.5, 100)
+}
+
+// checkAnalytic compares a trained model's posterior with the exact truncated normal, for
+// observations in the middle and near an edge of the box:
+//
+//   - KL(q‖p) = E_q[log q − log p], estimated at q's own samples, is at most klMax (and a wrong
+//     constant in LogProb, such as a forgotten standardization scale, would show here as an offset),
+//     and the mean |log q − log p| at most absMax;
+//   - exp(LogProb) integrates to 1 over the box (a cells² grid), which checks the renormalization by
+//     the acceptance and that LogProb is −Inf outside;
+//   - every sample lies in the support.
+func checkAnalytic(t *testing.T, model *Model, klMax, absMax float64, cells int) {
+	t.Helper()
 	var p boxGaussian
 	for _, yObs := range [][]float64{{0.3, -0.5}, {1.9, 0.2}} {
 		post, err := model.Posterior(yObs)
@@ -119,8 +168,7 @@ func TestNPEMatchesAnalyticPosterior(t *testing.T) {
 			kl += d / float64(len(samples))
 			absErr += math.Abs(d) / float64(len(samples))
 		}
-		const cells = 200
-		step := 2 * bgBound / cells
+		step := 2 * bgBound / float64(cells)
 		grid := make([][]float64, 0, cells*cells)
 		for i := range cells {
 			for j := range cells {
@@ -141,14 +189,14 @@ func TestNPEMatchesAnalyticPosterior(t *testing.T) {
 		}
 		t.Logf("y=%v: KL(q‖p) ≈ %.3f nats, mean |log q − log p| = %.3f, ∫q = %.4f, acceptance %.3f, %d epochs",
 			yObs, kl, absErr, mass, acc, model.Report().Epochs)
-		if kl > 0.08 || absErr > 0.35 {
-			t.Errorf("y=%v: KL(q‖p) ≈ %.3f nats and mean |log q − log p| = %.3f, want ≤ 0.08 and ≤ 0.35", yObs, kl, absErr)
+		if kl > klMax || absErr > absMax {
+			t.Errorf("y=%v: KL(q‖p) ≈ %.3f nats and mean |log q − log p| = %.3f, want ≤ %g and ≤ %g", yObs, kl, absErr, klMax, absMax)
 		}
 		if math.Abs(mass-1) > 0.02 {
 			t.Errorf("y=%v: the posterior density integrates to %.4f over the prior's support, want 1 ± 2%%", yObs, mass)
 		}
 		if !(acc > 0.8 && acc <= 1) {
-			t.Errorf("y=%v: acceptance %.3f; NPE learns from x inside the box, so little mass should leak", yObs, acc)
+			t.Errorf("y=%v: acceptance %.3f; the estimator learns from x inside the box, so little mass should leak", yObs, acc)
 		}
 		outside, err := post.LogProb([][]float64{{bgBound + 0.1, 0}})
 		if err != nil || !math.IsInf(outside[0], -1) {
@@ -159,50 +207,69 @@ func TestNPEMatchesAnalyticPosterior(t *testing.T) {
 
 // TestCheckpointResumeIsExact interrupts a run after its third epoch (copying its directory as a
 // killed process would leave it), resumes it, and checks that the result equals an uninterrupted
-// run's bit for bit: the optimizer state, learning rate, epoch count and batch order all survive.
+// run's bit for bit: the optimizer state, learning rate, epoch count, batch order and (for flow
+// matching, whose loss draws times and noise) the random draws all survive.
 func TestCheckpointResumeIsExact(t *testing.T) {
-	root := t.TempDir()
-	full, interrupted := filepath.Join(root, "full"), filepath.Join(root, "interrupted")
-	afterCheckpoint = func(epochs int) {
-		if epochs == 3 {
-			copyDir(t, full, interrupted)
-		}
-	}
-	defer func() { afterCheckpoint = nil }()
-	npe := smallNPE(full, 6)
-	npe.Training.CheckpointEvery = 1 // every epoch
-	whole, _, _ := trainBoxGaussian(t, 500, npe)
-	afterCheckpoint = nil
-	if whole.Report().Epochs != 6 || whole.Report().Stopped != "max epochs" {
-		t.Fatalf("uninterrupted run: %+v", whole.Report())
-	}
-	npe.Training.Dir = interrupted
-	resumed, _, _ := trainBoxGaussian(t, 500, npe)
-	if r := resumed.Report(); r.Epochs != 6 || len(r.History) != 6 {
-		t.Fatalf("resumed run: %d epochs, %d history entries; want 6 and 6", r.Epochs, len(r.History))
-	}
-	a, err := snapshot(whole.ctx, modelScope)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := snapshot(resumed.ctx, modelScope)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(a) != len(b) || len(a) == 0 {
-		t.Fatalf("%d and %d parameter arrays", len(a), len(b))
-	}
-	for key, arr := range a {
-		for i, v := range arr.Float {
-			if b[key] == nil || b[key].Float[i] != v {
-				t.Fatalf("parameter %s[%d] differs after resuming", key, i)
+	// Each trainer checkpoints after every epoch.
+	for name, newTrainer := range map[string]func(dir string) trainer{
+		"npe": func(dir string) trainer {
+			e := smallNPE(dir, 6)
+			e.Training.CheckpointEvery = 1
+			return e
+		},
+		"fmpe": func(dir string) trainer {
+			e := smallFMPE(dir, 6)
+			e.Training.CheckpointEvery = 1
+			return e
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			root := t.TempDir()
+			full, interrupted := filepath.Join(root, "full"), filepath.Join(root, "interrupted")
+			afterCheckpoint = func(epochs int) {
+				if epochs == 3 {
+					copyDir(t, full, interrupted)
+				}
 			}
-		}
-	}
-	// A finished run is not silently overwritten.
-	if _, err := smallNPE(interrupted, 6).Train(boxGaussian{}.Sample(500, 1), boxGaussian{}.simulate(boxGaussian{}.Sample(500, 1), 2)); err == nil ||
-		!strings.Contains(err.Error(), "already holds a trained model") {
-		t.Errorf("training into a finished directory: err = %v", err)
+			defer func() { afterCheckpoint = nil }()
+			whole, _, _ := trainBoxGaussian(t, 500, newTrainer(full))
+			afterCheckpoint = nil
+			if whole.Report().Epochs != 6 || whole.Report().Stopped != "max epochs" {
+				t.Fatalf("uninterrupted run: %+v", whole.Report())
+			}
+			resumed, _, _ := trainBoxGaussian(t, 500, newTrainer(interrupted))
+			if r := resumed.Report(); r.Epochs != 6 || len(r.History) != 6 {
+				t.Fatalf("resumed run: %d epochs, %d history entries; want 6 and 6", r.Epochs, len(r.History))
+			}
+			for i, l := range whole.Report().History {
+				if resumed.Report().History[i] != l {
+					t.Errorf("epoch %d: losses %+v uninterrupted, %+v resumed", i+1, l, resumed.Report().History[i])
+				}
+			}
+			a, err := snapshot(whole.ctx, modelScope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := snapshot(resumed.ctx, modelScope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(a) != len(b) || len(a) == 0 {
+				t.Fatalf("%d and %d parameter arrays", len(a), len(b))
+			}
+			for key, arr := range a {
+				for i, v := range arr.Float {
+					if b[key] == nil || b[key].Float[i] != v {
+						t.Fatalf("parameter %s[%d] differs after resuming", key, i)
+					}
+				}
+			}
+			// A finished run is not silently overwritten.
+			if _, err := newTrainer(interrupted).Train(boxGaussian{}.Sample(500, 1), boxGaussian{}.simulate(boxGaussian{}.Sample(500, 1), 2)); err == nil ||
+				!strings.Contains(err.Error(), "already holds a trained model") {
+				t.Errorf("training into a finished directory: err = %v", err)
+			}
+		})
 	}
 }
 

@@ -330,8 +330,7 @@ func expectTime(m Matching, f func(t float64) float64) float64 {
 			t := (float64(i) + 0.5) / k
 			density := 1.0
 			if m.Time == TimePower {
-				e := 1 / (1 + m.Alpha)
-				density = (1 + e) * math.Pow(t, e)
+				density = m.Uniform + (1-m.Uniform)*(1+m.Power)*math.Pow(t, m.Power)
 			}
 			sum += f(t) * density / k
 		case TimeLogitNormal:
@@ -348,7 +347,8 @@ type fieldFunc func(z, t *Node) *Node
 func (f fieldFunc) Velocity(_ *context.Context, z, t, _ *Node) *Node { return f(z, t) }
 
 // TestTimeDistributions checks the means of the time distributions: uniform 1/2, power law
-// p(t) ∝ t^{1/(1+α)} gives (1+1/(1+α))/(2+1/(1+α)), logit-normal 1/2 by symmetry.
+// p(t) ∝ t^k gives (k+1)/(k+2) (mixed with a uniform share u: u/2 + (1−u)(k+1)/(k+2)),
+// logit-normal 1/2 by symmetry.
 func TestTimeDistributions(t *testing.T) {
 	const n = 100000
 	for _, c := range []struct {
@@ -356,8 +356,9 @@ func TestTimeDistributions(t *testing.T) {
 		mean float64
 	}{
 		{Matching{Time: TimeUniform}, 0.5},
-		{Matching{Time: TimePower}, 2.0 / 3},
-		{Matching{Time: TimePower, Alpha: 1}, 1.5 / 2.5},
+		{Matching{Time: TimePower}, 6.0 / 7},
+		{Matching{Time: TimePower, Power: 1}, 2.0 / 3},
+		{Matching{Time: TimePower, Power: 1, Uniform: 0.3}, 0.15 + 0.7*2/3},
 		{Matching{Time: TimeLogitNormal}, 0.5},
 	} {
 		ctx := context.New().Checked(false)
