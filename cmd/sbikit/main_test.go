@@ -287,3 +287,43 @@ func TestBadTrainingFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestContinuousFlowCLI trains a tiny FMPE model from the command line and samples it with the
+// model's own solver and with one chosen by --solver, which must change the samples but keep them
+// in the support; a malformed --solver, or one given for an NPE model, is an error.
+func TestContinuousFlowCLI(t *testing.T) {
+	needSbibm(t)
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model")
+	s := runJSON(t, "train", "--method", "fmpe", "--task", "two_moons", "--sims", "300", "--max-epochs", "2",
+		"--hidden", "16", "--out", model, "--json")[0]
+	if s["method"] != "fmpe" || s["flow"] != "ode" || s["epochs"] != 2.0 {
+		t.Errorf("train summary %v: want fmpe, ode, 2 epochs", s)
+	}
+	var sets [][][]float64
+	for _, solver := range []string{"", "euler:3"} {
+		path := filepath.Join(dir, "s"+strings.ReplaceAll(solver, ":", "")+".npy")
+		args := []string{"sample", "--model", model, "--obs-index", "1", "--n", "200", "--out", path, "--json"}
+		if solver != "" {
+			args = append(args, "--solver", solver)
+		}
+		runJSON(t, args...)
+		rows := readRows(t, path)
+		for _, x := range rows {
+			if x[0] < -1 || x[0] > 1 || x[1] < -1 || x[1] > 1 {
+				t.Fatalf("sample %v lies outside the prior's support [-1, 1]²", x)
+			}
+		}
+		sets = append(sets, rows)
+	}
+	if reflect.DeepEqual(sets[0], sets[1]) {
+		t.Error("--solver euler:3 gave the same samples as the model's 16 midpoint steps")
+	}
+	var out bytes.Buffer
+	for _, bad := range []string{"rk4", "rk4:0", "heun:4"} {
+		err := run([]string{"sample", "--model", model, "--obs-index", "1", "--out", filepath.Join(dir, "x.npy"), "--solver", bad}, &out)
+		if err == nil || !strings.Contains(err.Error(), "--solver") {
+			t.Errorf("--solver %s: error %v, want one naming --solver", bad, err)
+		}
+	}
+}

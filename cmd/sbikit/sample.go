@@ -25,6 +25,7 @@ func runSample(args []string, out io.Writer) error {
 	seed := fs.Uint64("seed", 1, "sampling seed")
 	path := fs.String("out", "", "output `file` of samples, one per row: .npy or .csv")
 	asJSON := fs.Bool("json", false, "print a JSON summary line")
+	solver := fs.String("solver", "", "fmpe and cnf models: the sampling ODE `solver`, method:steps (euler:64, midpoint:16, rk4:8) or dopri5 (default: the model's)")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
@@ -41,6 +42,15 @@ func runSample(args []string, out io.Writer) error {
 	model, err := sbikit.Load(*modelDir)
 	if err != nil {
 		return err
+	}
+	if *solver != "" {
+		o, err := parseSolver(*solver)
+		if err == nil {
+			err = model.SetSampling(o)
+		}
+		if err != nil {
+			return fmt.Errorf("--solver: %w", err)
+		}
 	}
 	source := *obsFile
 	var yObs []float64
@@ -147,4 +157,20 @@ func writeSamples(path string, rows [][]float64) error {
 		_, err := w.Write(b)
 		return err
 	})
+}
+
+// parseSolver reads "method:steps" (fixed steps) or "dopri5" (adaptive, default tolerances).
+func parseSolver(s string) (sbikit.ODE, error) {
+	method, steps, fixed := strings.Cut(s, ":")
+	if !fixed {
+		if method != "dopri5" {
+			return sbikit.ODE{}, fmt.Errorf("%q: write method:steps (euler:64, midpoint:16, rk4:8) or dopri5", s)
+		}
+		return sbikit.DefaultDensity, nil
+	}
+	n, err := strconv.Atoi(steps)
+	if err != nil || n < 1 {
+		return sbikit.ODE{}, fmt.Errorf("%q: the number of steps must be a positive integer", s)
+	}
+	return sbikit.ODE{Method: method, Steps: n}, nil
 }
