@@ -114,10 +114,12 @@ func scalingStep(d int, objective string, steps int, params map[string]any) (map
 		case "fm":
 			loss = cnf.Matching{}.WithDefaults().Loss(ctx.In("model"), flow, x, c)
 		case "exact":
-			loss = Neg(ReduceAllMean(flow.LogProb(ctx.In("model"), x, c, nil, ode.RK4, steps)))
+			lq, _ := flow.LogProb(ctx.In("model"), x, c, nil, ode.RK4, steps)
+			loss = Neg(ReduceAllMean(lq))
 		case "hutchinson":
 			eps := cnf.Probes(ctx, x, cnf.TraceRademacher)
-			loss = Neg(ReduceAllMean(flow.LogProb(ctx.In("model"), x, c, eps, ode.RK4, steps)))
+			lq, _ := flow.LogProb(ctx.In("model"), x, c, eps, ode.RK4, steps)
+			loss = Neg(ReduceAllMean(lq))
 		default:
 			panic("unknown objective " + objective)
 		}

@@ -173,17 +173,25 @@ func (f Flow) Field(ctx *context.Context, c *Node) ode.Field {
 }
 
 // DensityField is the augmented ODE of the instantaneous change of variables over the state
-// (z [b, d], a [b]): dz/dt = v_θ(z, t, c) and da/dt = Tr(∂v_θ/∂z), the trace exact when eps is nil
-// and Hutchinson's estimate with the probes eps otherwise (the same probes along the whole path, as
-// FFJORD does, so that the estimate of the integral stays unbiased).
+// (z [b, d], a [b], k [b]): dz/dt = v_θ(z, t, c), da/dt = Tr(∂v_θ/∂z), the trace exact when eps is
+// nil and Hutchinson's estimate with the probes eps otherwise (the same probes along the whole
+// path, as FFJORD does, so that the estimate of the integral stays unbiased), and the kinetic
+// energy dk/dt = ‖v_θ‖², which maximum-likelihood training penalizes (see LogProb). A state of two
+// elements (z, a) leaves the energy out.
 func (f Flow) DensityField(ctx *context.Context, c, eps *Node) ode.Field {
 	return func(t *Node, s []*Node) []*Node {
 		z := s[0]
 		v := f.Net.Velocity(ctx, z, t, c)
+		var div *Node
 		if eps == nil {
-			return []*Node{v, ExactDivergence(v, z)}
+			div = ExactDivergence(v, z)
+		} else {
+			div = HutchinsonDivergence(v, z, eps)
 		}
-		return []*Node{v, HutchinsonDivergence(v, z, eps)}
+		if len(s) == 2 {
+			return []*Node{v, div}
+		}
+		return []*Node{v, div, ReduceSum(Square(v), -1)}
 	}
 }
 
@@ -192,10 +200,15 @@ func (f Flow) DensityField(ctx *context.Context, c, eps *Node) ode.Field {
 //
 //	log q(x|c) = log N(z(0); 0, I) + a(0),  a(1) = 0,  da/dt = Tr(∂v_θ/∂z).
 //
-// eps are Hutchinson probes (nil for the exact trace).
-func (f Flow) LogProb(ctx *context.Context, x, c, eps *Node, m ode.Method, n int) *Node {
-	s := ode.Integrate(m, f.DensityField(ctx, c, eps), []*Node{x, ZerosLike(ReduceSum(x, -1))}, 1, 0, n)
-	return Add(flows.StandardNormalLogProb(s[0]), s[1])
+// eps are Hutchinson probes (nil for the exact trace). It also returns the kinetic energy of each
+// path, ∫₀¹ ‖v_θ(z(t), t, c)‖² dt. Maximum likelihood through a few fixed solver steps can fit a
+// field whose discretized flow is not invertible by the same steps (the model exploits the
+// solver's error, and its samples then miss its density); penalizing the energy keeps the paths
+// straight and the solver accurate (RNODE, Finlay et al. 2020).
+func (f Flow) LogProb(ctx *context.Context, x, c, eps *Node, m ode.Method, n int) (logProb, energy *Node) {
+	zero := ZerosLike(ReduceSum(x, -1))
+	s := ode.Integrate(m, f.DensityField(ctx, c, eps), []*Node{x, zero, zero}, 1, 0, n)
+	return Add(flows.StandardNormalLogProb(s[0]), s[1]), Neg(s[2])
 }
 
 // Sample maps base draws eps [b, Dim] to x = z(1) with n steps of m, unrolled in the graph.

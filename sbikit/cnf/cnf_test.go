@@ -179,7 +179,7 @@ func identity(d int) [][]float64 {
 
 // TestLinearFieldLogProb checks LogProb against the closed form of a linear field, with the exact
 // trace (to the solver's accuracy) and with Hutchinson's estimator, whose mean over many probes must
-// agree within its standard error; and Sample against e^A z₀.
+// agree within its standard error; its kinetic energy against quadrature; and Sample against e^A z₀.
 func TestLinearFieldLogProb(t *testing.T) {
 	a := [][]float64{{-0.4, 0.9}, {-0.3, 0.5}}
 	const d, n = 2, 5
@@ -201,8 +201,9 @@ func TestLinearFieldLogProb(t *testing.T) {
 		want[r] = -0.5*sq - math.Log(2*math.Pi) - (a[0][0] + a[1][1])
 	}
 	ctx := context.New().Checked(false)
-	out := run(t, ctx, func(ctx *context.Context, x *Node) (*Node, *Node) {
-		return flow.LogProb(ctx, x, nil, nil, ode.RK4, 32), flow.Sample(ctx, x, nil, ode.RK4, 32)
+	out := run(t, ctx, func(ctx *context.Context, x *Node) (*Node, *Node, *Node) {
+		lq, energy := flow.LogProb(ctx, x, nil, nil, ode.RK4, 32)
+		return lq, flow.Sample(ctx, x, nil, ode.RK4, 32), energy
 	}, tensors.FromFlatDataAndDimensions(x, n, d))
 	for r := range n {
 		if e := math.Abs(out[0][r] - want[r]); e > 1e-7 {
@@ -213,6 +214,22 @@ func TestLinearFieldLogProb(t *testing.T) {
 			if e := math.Abs(out[1][r*d+i] - pushed); e > 1e-7 {
 				t.Errorf("row %d: sample %g, e^A z₀ %g", r, out[1][r*d+i], pushed)
 			}
+		}
+	}
+
+	// The kinetic energy ∫₀¹ ‖A z(t)‖² dt along the path z(t) = e^{(t−1)A} x, by the midpoint rule.
+	for r := range n {
+		const k = 2000
+		energy := 0.0
+		for i := range k {
+			tm := (float64(i) + 0.5) / k
+			e := expm([][]float64{{(tm - 1) * a[0][0], (tm - 1) * a[0][1]}, {(tm - 1) * a[1][0], (tm - 1) * a[1][1]}})
+			z := []float64{e[0][0]*x[r*d] + e[0][1]*x[r*d+1], e[1][0]*x[r*d] + e[1][1]*x[r*d+1]}
+			v0, v1 := a[0][0]*z[0]+a[0][1]*z[1], a[1][0]*z[0]+a[1][1]*z[1]
+			energy += (v0*v0 + v1*v1) / k
+		}
+		if e := math.Abs(out[2][r] - energy); e > 1e-6*(1+energy) {
+			t.Errorf("row %d: kinetic energy %g, quadrature %g", r, out[2][r], energy)
 		}
 	}
 
@@ -228,7 +245,8 @@ func TestLinearFieldLogProb(t *testing.T) {
 			t.Fatal(err)
 		}
 		lq := run(t, ctx, func(ctx *context.Context, x *Node) *Node {
-			return flow.LogProb(ctx, x, nil, Probes(ctx, x, trace), ode.RK4, 8)
+			lq, _ := flow.LogProb(ctx, x, nil, Probes(ctx, x, trace), ode.RK4, 8)
+			return lq
 		}, tensors.FromFlatDataAndDimensions(xs, reps, d))[0]
 		mean, sq := 0.0, 0.0
 		for _, v := range lq {
@@ -259,7 +277,8 @@ func TestDensityIntegratesToOne(t *testing.T) {
 		}
 	}
 	lq := run(t, ctx, func(ctx *context.Context, x, c *Node) *Node {
-		return flow.LogProb(ctx, x, c, nil, ode.RK4, 12)
+		lq, _ := flow.LogProb(ctx, x, c, nil, ode.RK4, 12)
+		return lq
 	}, tensors.FromFlatDataAndDimensions(grid, side*side, d), tensors.FromFlatDataAndDimensions([]float64{0.7}, 1, dc))[0]
 	mass, far := 0.0, 0.0
 	for k, v := range lq {
