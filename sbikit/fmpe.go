@@ -39,7 +39,7 @@ type FMPE struct {
 // backpropagates through the solver. This is the approach the lecture calls not scalable, and
 // the one flow matching replaces; `sbikit bench` measures why (cnf_scaling).
 type CNF struct {
-	Net        cnf.Net
+	Net        cnf.Net    // the vector field (default: 32 units per 4 dimensions, 2 layers)
 	Likelihood Likelihood // the training solver and trace estimator (default: DefaultLikelihood)
 	Sampling   ODE        // how samples are drawn (default: Likelihood.Solver)
 	Density    ODE        // how LogProb integrates the density (default: Likelihood.Solver)
@@ -137,7 +137,16 @@ func (e CNF) Train(x, y [][]float64) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	net := e.Net.WithDefaults(dimX)
+	// Every training step runs the field 4·steps times with d vector-Jacobian products each, so
+	// the default field is half as wide and one layer shallower than FMPE's.
+	net := e.Net
+	if net.Hidden == 0 {
+		net.Hidden = 32 * max(1, (dimX+3)/4)
+	}
+	if net.Layers == 0 {
+		net.Layers = 2
+	}
+	net = net.WithDefaults(dimX)
 	if err := net.Check(); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package sbikit
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"path/filepath"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
@@ -70,6 +71,46 @@ func (e Embedding) apply(ctx *context.Context, y *Node) *Node {
 type Support struct {
 	Lo []float64 `json:"lo"`
 	Hi []float64 `json:"hi"`
+}
+
+// supportJSON is Support as model.json holds it: JSON has no infinities, so an open bound is null.
+type supportJSON struct {
+	Lo []*float64 `json:"lo"`
+	Hi []*float64 `json:"hi"`
+}
+
+// MarshalJSON writes infinite bounds as null.
+func (s Support) MarshalJSON() ([]byte, error) {
+	finite := func(v []float64) []*float64 {
+		out := make([]*float64, len(v))
+		for i := range v {
+			if !math.IsInf(v[i], 0) {
+				out[i] = &v[i]
+			}
+		}
+		return out
+	}
+	return json.Marshal(supportJSON{Lo: finite(s.Lo), Hi: finite(s.Hi)})
+}
+
+// UnmarshalJSON reads null bounds as −Inf (Lo) and +Inf (Hi).
+func (s *Support) UnmarshalJSON(b []byte) error {
+	var j supportJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	bounds := func(v []*float64, open float64) []float64 {
+		out := make([]float64, len(v))
+		for i, p := range v {
+			out[i] = open
+			if p != nil {
+				out[i] = *p
+			}
+		}
+		return out
+	}
+	s.Lo, s.Hi = bounds(j.Lo, math.Inf(-1)), bounds(j.Hi, math.Inf(1))
+	return nil
 }
 
 // meta is model.json: everything but the weights that is needed to rebuild a trained model, and

@@ -1,7 +1,9 @@
 package sbikit
 
 import (
+	"encoding/json"
 	"math"
+	"reflect"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -311,6 +313,23 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	}
 	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "corrupt") {
 		t.Errorf("truncated params.npz: err = %v, want one saying the file is corrupt", err)
+	}
+}
+
+// TestSupportJSON checks that open bounds (a Gaussian prior's) survive model.json, which has no
+// infinities: without this, a model of such a prior could not be saved.
+func TestSupportJSON(t *testing.T) {
+	in := Support{Lo: []float64{math.Inf(-1), -1}, Hi: []float64{math.Inf(1), 2.5}}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out Support
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(in, out) {
+		t.Errorf("%+v became %s and then %+v", in, b, out)
 	}
 }
 
