@@ -376,6 +376,7 @@ func TestTimeDistributions(t *testing.T) {
 	}{
 		{Matching{Time: TimeUniform}, 0.5},
 		{Matching{Time: TimePower}, 6.0 / 7},
+		{Matching{}, 0.25 + 0.5*6/7}, // the default mixture
 		{Matching{Time: TimePower, Power: 1}, 2.0 / 3},
 		{Matching{Time: TimePower, Power: 1, Uniform: 0.3}, 0.15 + 0.7*2/3},
 		{Matching{Time: TimeLogitNormal}, 0.5},
