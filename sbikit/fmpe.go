@@ -222,6 +222,15 @@ func (m *Model) buildContinuous() error {
 			logProb, energy := flow.LogProb(ctx, x, emb.apply(ctx, y), eps, opts.Method, opts.Steps)
 			return ReduceAllMean(Sub(MulScalar(energy, lik.Kinetic), logProb))
 		}
+		// Early stopping watches −log q solved with four times the steps and the exact trace. Trained
+		// long enough, the field learns to exploit the few training steps (the integrated trace then
+		// overstates the contraction, and samples miss the density: on two_moons the training loss
+		// fell from −1.6 to −3.3 nats while C2ST rose to 0.9); the finer solve does not share the
+		// error, so its loss rises there and training stops before.
+		m.validation = func(ctx *context.Context, x, y *Node) *Node {
+			logProb, _ := flow.LogProb(ctx, x, emb.apply(ctx, y), nil, opts.Method, 4*opts.Steps)
+			return Neg(ReduceAllMean(logProb))
+		}
 	}
 	sampling, err := m.meta.Sampling.options()
 	if err != nil {

@@ -19,8 +19,9 @@ type Model struct {
 	backend backends.Backend
 	ctx     *context.Context
 
-	// loss is the training objective on a batch of standardized pairs, in the scope of the parameters.
-	loss lossFn
+	// loss is the training objective on a batch of standardized pairs, in the scope of the parameters;
+	// validation is the loss that early stopping watches (nil: loss).
+	loss, validation lossFn
 	// sample maps n standardized base draws eps [n, dimX] to standardized samples, and logProb gives
 	// log q(x̃|ỹ) for n standardized rows x; both take one standardized observation y [1, dimY].
 	sample, logProb func(v []float32, n int, y []float32) ([]float32, error)

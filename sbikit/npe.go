@@ -252,7 +252,11 @@ func train(m meta, emb Embedding, t Training, prior tasks.Prior, task string, x,
 		}
 		return saveCheckpoint(cfg.Dir, model.meta, model.ctx, best)
 	}
-	err = fit(model.backend, model.ctx, model.loss, data, cfg, &model.meta.Report, best, save)
+	validation := model.validation
+	if validation == nil {
+		validation = model.loss
+	}
+	err = fit(model.backend, model.ctx, model.loss, validation, data, cfg, &model.meta.Report, best, save)
 	if err != nil {
 		return nil, err
 	}

@@ -137,12 +137,13 @@ func batch(data []float32, dim int, idx []int) *tensors.Tensor {
 }
 
 // fit trains the variables of ctx under modelScope to minimize loss, continuing from report (empty
-// for a fresh run) and from best (the parameters of the best epoch so far, nil for a fresh run). It
+// for a fresh run) and from best (the parameters of the best epoch so far, nil for a fresh run),
+// judging epochs by the validation loss on the held-out pairs. It
 // calls save with the best parameters every cfg.CheckpointEvery and at the end (report is updated
 // in place before, so the caller's model description is current), and
 // leaves the best parameters in ctx. A diverged loss (NaN or Inf) stops training with an error after
 // the best parameters are restored and saved.
-func fit(b backends.Backend, ctx *context.Context, loss lossFn, data pairs, cfg Training, report *Report,
+func fit(b backends.Backend, ctx *context.Context, loss, validation lossFn, data pairs, cfg Training, report *Report,
 	best map[string]*npy.Array, save func(best map[string]*npy.Array) error) error {
 	opt := optimizers.Adam().LearningRate(cfg.LearningRate).Done()
 	step, err := context.NewExec(b, ctx, func(ctx *context.Context, x, y *Node) *Node {
@@ -154,7 +155,7 @@ func fit(b backends.Backend, ctx *context.Context, loss lossFn, data pairs, cfg 
 		return err
 	}
 	eval, err := context.NewExec(b, ctx, func(ctx *context.Context, x, y *Node) *Node {
-		return loss(ctx.In(modelScope), x, y)
+		return validation(ctx.In(modelScope), x, y)
 	})
 	if err != nil {
 		return err
