@@ -3,10 +3,10 @@ package sbikit
 import (
 	"encoding/json"
 	"math"
-	"reflect"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
