@@ -67,7 +67,7 @@ type ODE struct {
 var (
 	DefaultSampling   = ODE{Method: "midpoint", Steps: 16}
 	DefaultDensity    = ODE{Method: "dopri5", RTol: 1e-5, ATol: 1e-5}
-	DefaultLikelihood = Likelihood{Solver: ODE{Method: "rk4", Steps: 4}, Trace: cnf.TraceExact, Kinetic: 0.05}
+	DefaultLikelihood = Likelihood{Solver: ODE{Method: "rk4", Steps: 4}, Trace: cnf.TraceExact, Kinetic: 0.05, Jacobian: 0.05}
 )
 
 func (o ODE) withDefaults(def ODE) ODE {
@@ -94,9 +94,12 @@ func (o ODE) options() (ode.Options, error) {
 type Likelihood struct {
 	Solver ODE    `json:"solver"`
 	Trace  string `json:"trace"`
-	// Kinetic is the weight λ of the kinetic-energy penalty λ ∫‖v_θ‖² dt added to −log q (RNODE):
-	// without it, training through few fixed steps fits fields whose samples miss their density.
-	Kinetic float64 `json:"kinetic"`
+	// Kinetic and Jacobian are the weights of RNODE's penalties λ_K ∫‖v_θ‖² dt and λ_J ∫‖∂v_θ/∂z‖²_F dt
+	// added to −log q (see cnf.Regularizers): without them, training through few fixed steps fits
+	// fields whose samples miss their density (on two_moons, C2ST 0.91 at a training loss 1.6 nats
+	// better than the honest one).
+	Kinetic  float64 `json:"kinetic"`
+	Jacobian float64 `json:"jacobian"`
 }
 
 // Train fits the vector field to the pairs (x[i], y[i]) by flow matching; checkpoints and resuming
@@ -157,11 +160,11 @@ func (e CNF) Train(x, y [][]float64) (*Model, error) {
 	if lik.Trace == "" {
 		lik.Trace = DefaultLikelihood.Trace
 	}
-	if lik.Kinetic == 0 {
-		lik.Kinetic = DefaultLikelihood.Kinetic
+	if lik.Kinetic == 0 && lik.Jacobian == 0 {
+		lik.Kinetic, lik.Jacobian = DefaultLikelihood.Kinetic, DefaultLikelihood.Jacobian
 	}
-	if lik.Kinetic < 0 {
-		return nil, fmt.Errorf("sbikit: the kinetic-energy weight must be ≥ 0, got %g", lik.Kinetic)
+	if lik.Kinetic < 0 || lik.Jacobian < 0 {
+		return nil, fmt.Errorf("sbikit: the regularizers' weights must be ≥ 0, got %g and %g", lik.Kinetic, lik.Jacobian)
 	}
 	if !slices.Contains(cnf.Traces, lik.Trace) {
 		return nil, fmt.Errorf("sbikit: unknown trace estimator %q; available: %v", lik.Trace, cnf.Traces)
@@ -219,8 +222,9 @@ func (m *Model) buildContinuous() error {
 		}
 		m.loss = func(ctx *context.Context, x, y *Node) *Node {
 			eps := cnf.Probes(ctx, x, lik.Trace)
-			logProb, energy := flow.LogProb(ctx, x, emb.apply(ctx, y), eps, opts.Method, opts.Steps)
-			return ReduceAllMean(Sub(MulScalar(energy, lik.Kinetic), logProb))
+			logProb, reg := flow.LogProb(ctx, x, emb.apply(ctx, y), eps, opts.Method, opts.Steps)
+			penalty := Add(MulScalar(reg.Kinetic, lik.Kinetic), MulScalar(reg.Jacobian, lik.Jacobian))
+			return ReduceAllMean(Sub(penalty, logProb))
 		}
 		// Early stopping watches −log q solved with four times the steps and the exact trace. Trained
 		// long enough, the field learns to exploit the few training steps (the integrated trace then

@@ -108,34 +108,34 @@ const (
 // Traces lists the trace estimators.
 var Traces = []string{TraceExact, TraceRademacher, TraceGaussian}
 
-// ExactDivergence is Tr(∂v/∂z) per row, for v [b, d] computed from z [b, d] row by row: for each
-// dimension i the gradient of Σ_rows v_i with respect to z gives row i of every row's Jacobian (rows
-// do not interact), of which the diagonal entry is kept. One-hot products pick the entries instead
-// of slices, so the result can be differentiated again (maximum-likelihood training) on any backend.
-func ExactDivergence(v, z *Node) *Node {
+// Divergence is Tr(∂v/∂z) per row, for v [b, d] computed from z [b, d] row by row, together with
+// the squared Frobenius norm ‖∂v/∂z‖²_F, which maximum-likelihood training penalizes (see
+// Likelihood in sbikit). With eps nil both are exact: for each dimension i the gradient of Σ_rows v_i
+// with respect to z gives row i of every row's Jacobian (rows do not interact), whose diagonal
+// entry goes into the trace and whose squares into the norm; one-hot products pick the entries
+// instead of slices, so the result can be differentiated again on any backend. With Hutchinson
+// probes eps [b, d] (E[εεᵀ] = I) one vector-Jacobian product u = εᵀ(∂v/∂z) gives the unbiased
+// estimates u·ε of the trace and ‖u‖² of the norm, whatever the dimension.
+func Divergence(v, z, eps *Node) (trace, frobenius *Node) {
+	if eps != nil {
+		u := Gradient(ReduceAllSum(Mul(v, eps)), z)[0]
+		return ReduceSum(Mul(u, eps), -1), ReduceSum(Square(u), -1)
+	}
 	g, dtype := z.Graph(), z.DType()
 	d := z.Shape().Dim(-1)
-	var div *Node
 	for i := range d {
 		e := make([]float64, d)
 		e[i] = 1
 		ei := Reshape(ConstAsDType(g, dtype, e), 1, d)
-		grad := Gradient(ReduceAllSum(Mul(v, ei)), z)[0]
-		term := ReduceSum(Mul(grad, ei), -1)
-		if div == nil {
-			div = term
+		row := Gradient(ReduceAllSum(Mul(v, ei)), z)[0]
+		diag, sq := ReduceSum(Mul(row, ei), -1), ReduceSum(Square(row), -1)
+		if trace == nil {
+			trace, frobenius = diag, sq
 		} else {
-			div = Add(div, term)
+			trace, frobenius = Add(trace, diag), Add(frobenius, sq)
 		}
 	}
-	return div
-}
-
-// HutchinsonDivergence is the estimate εᵀ(∂v/∂z)ε of Tr(∂v/∂z) per row with probes eps [b, d]
-// (E[εεᵀ] = I): one vector-Jacobian product, whatever the dimension.
-func HutchinsonDivergence(v, z, eps *Node) *Node {
-	grad := Gradient(ReduceAllSum(Mul(v, eps)), z)[0]
-	return ReduceSum(Mul(grad, eps), -1)
+	return trace, frobenius
 }
 
 // Probes draws Hutchinson probes of the given kind with the shape of z from the context's random
@@ -173,26 +173,30 @@ func (f Flow) Field(ctx *context.Context, c *Node) ode.Field {
 }
 
 // DensityField is the augmented ODE of the instantaneous change of variables over the state
-// (z [b, d], a [b], k [b]): dz/dt = v_θ(z, t, c), da/dt = Tr(∂v_θ/∂z), the trace exact when eps is
-// nil and Hutchinson's estimate with the probes eps otherwise (the same probes along the whole
-// path, as FFJORD does, so that the estimate of the integral stays unbiased), and the kinetic
-// energy dk/dt = ‖v_θ‖², which maximum-likelihood training penalizes (see LogProb). A state of two
-// elements (z, a) leaves the energy out.
+// (z [b, d], a [b]): dz/dt = v_θ(z, t, c) and da/dt = Tr(∂v_θ/∂z), the trace exact when eps is nil
+// and Hutchinson's estimate with the probes eps otherwise (the same probes along the whole path, as
+// FFJORD does, so that the estimate of the integral stays unbiased). A state of four elements
+// (z, a, k, j) also integrates the regularizers of RNODE (Finlay et al. 2020), the kinetic energy
+// dk/dt = ‖v_θ‖² and the Jacobian's dj/dt = ‖∂v_θ/∂z‖²_F.
 func (f Flow) DensityField(ctx *context.Context, c, eps *Node) ode.Field {
 	return func(t *Node, s []*Node) []*Node {
 		z := s[0]
 		v := f.Net.Velocity(ctx, z, t, c)
-		var div *Node
-		if eps == nil {
-			div = ExactDivergence(v, z)
-		} else {
-			div = HutchinsonDivergence(v, z, eps)
-		}
+		div, frob := Divergence(v, z, eps)
 		if len(s) == 2 {
 			return []*Node{v, div}
 		}
-		return []*Node{v, div, ReduceSum(Square(v), -1)}
+		return []*Node{v, div, ReduceSum(Square(v), -1), frob}
 	}
+}
+
+// Regularizers are path integrals that keep a CNF trained by maximum likelihood easy to solve, per
+// row: the kinetic energy ∫₀¹ ‖v_θ‖² dt (straight paths) and ∫₀¹ ‖∂v_θ/∂z‖²_F dt (no stiff
+// contraction). Maximum likelihood through a few fixed solver steps otherwise fits fields whose
+// discretized flow the same steps do not invert: the model exploits the solver's error, and its
+// samples miss its density.
+type Regularizers struct {
+	Kinetic, Jacobian *Node
 }
 
 // LogProb is log q(x|c) for x [b, Dim] by integrating the augmented ODE from t = 1 back to t = 0
@@ -200,15 +204,13 @@ func (f Flow) DensityField(ctx *context.Context, c, eps *Node) ode.Field {
 //
 //	log q(x|c) = log N(z(0); 0, I) + a(0),  a(1) = 0,  da/dt = Tr(∂v_θ/∂z).
 //
-// eps are Hutchinson probes (nil for the exact trace). It also returns the kinetic energy of each
-// path, ∫₀¹ ‖v_θ(z(t), t, c)‖² dt. Maximum likelihood through a few fixed solver steps can fit a
-// field whose discretized flow is not invertible by the same steps (the model exploits the
-// solver's error, and its samples then miss its density); penalizing the energy keeps the paths
-// straight and the solver accurate (RNODE, Finlay et al. 2020).
-func (f Flow) LogProb(ctx *context.Context, x, c, eps *Node, m ode.Method, n int) (logProb, energy *Node) {
+// eps are Hutchinson probes (nil for the exact trace). It also returns the regularizers along
+// each path.
+func (f Flow) LogProb(ctx *context.Context, x, c, eps *Node, m ode.Method, n int) (*Node, Regularizers) {
 	zero := ZerosLike(ReduceSum(x, -1))
-	s := ode.Integrate(m, f.DensityField(ctx, c, eps), []*Node{x, zero, zero}, 1, 0, n)
-	return Add(flows.StandardNormalLogProb(s[0]), s[1]), Neg(s[2])
+	s := ode.Integrate(m, f.DensityField(ctx, c, eps), []*Node{x, zero, zero, zero}, 1, 0, n)
+	// Integrated backwards, the accumulated integrals come out negated.
+	return Add(flows.StandardNormalLogProb(s[0]), s[1]), Regularizers{Kinetic: Neg(s[2]), Jacobian: Neg(s[3])}
 }
 
 // Sample maps base draws eps [b, Dim] to x = z(1) with n steps of m, unrolled in the graph.

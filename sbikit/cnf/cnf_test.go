@@ -74,9 +74,9 @@ func randomNet(t *testing.T, d, dc int, scale float64, seed uint64) (Net, *conte
 	return net, ctx
 }
 
-// TestDivergenceAgainstJacobian compares the exact divergence, and Hutchinson's εᵀJε for given
-// probes, with the same quantities from a central-difference Jacobian of the network, per row, at
-// per-row times and contexts.
+// TestDivergenceAgainstJacobian compares the exact divergence and ‖J‖²_F, and Hutchinson's εᵀJε and
+// ‖εᵀJ‖² for given probes, with the same quantities from a central-difference Jacobian of the
+// network, per row, at per-row times and contexts.
 func TestDivergenceAgainstJacobian(t *testing.T) {
 	const n, d, dc, h = 6, 3, 2, 1e-6
 	net, ctx := randomNet(t, d, dc, 0.5, 3)
@@ -97,11 +97,13 @@ func TestDivergenceAgainstJacobian(t *testing.T) {
 			zz, cc, tt = append(zz, row...), append(cc, c[r*dc:(r+1)*dc]...), append(tt, tm[r])
 		}
 	}
-	out := run(t, ctx, func(ctx *context.Context, z, tm, c, eps *Node) (*Node, *Node, *Node) {
+	out := run(t, ctx, func(ctx *context.Context, z, tm, c, eps *Node) (*Node, *Node, *Node, *Node, *Node) {
 		v := net.Velocity(ctx, z, tm, c)
 		zr := Slice(z, AxisRange(0, n))
 		vr := net.Velocity(ctx, zr, Slice(tm, AxisRange(0, n)), Slice(c, AxisRange(0, n)))
-		return v, ExactDivergence(vr, zr), HutchinsonDivergence(vr, zr, eps)
+		trace, frob := Divergence(vr, zr, nil)
+		quad, uu := Divergence(vr, zr, eps)
+		return v, trace, quad, frob, uu
 	}, tensors.FromFlatDataAndDimensions(zz, blocks*n, d), tensors.FromFlatDataAndDimensions(tt, blocks*n),
 		tensors.FromFlatDataAndDimensions(cc, blocks*n, dc), tensors.FromFlatDataAndDimensions(eps, n, d))
 	v := out[0]
@@ -114,12 +116,16 @@ func TestDivergenceAgainstJacobian(t *testing.T) {
 				jac[i][j] = (v[plus*d+i] - v[minus*d+i]) / (2 * h)
 			}
 		}
-		trace, quad := 0.0, 0.0
+		trace, quad, frob, uu := 0.0, 0.0, 0.0, 0.0
 		for i := range d {
 			trace += jac[i][i]
+			u := 0.0 // (εᵀJ)_i
 			for j := range d {
 				quad += eps[r*d+i] * jac[i][j] * eps[r*d+j]
+				frob += jac[i][j] * jac[i][j]
+				u += eps[r*d+j] * jac[j][i]
 			}
+			uu += u * u
 		}
 		if math.Abs(trace) < 1e-2 {
 			t.Fatalf("row %d: trace %g is too small for the test to see an error", r, trace)
@@ -129,6 +135,12 @@ func TestDivergenceAgainstJacobian(t *testing.T) {
 		}
 		if e := math.Abs(out[2][r] - quad); e > 1e-6*(1+math.Abs(quad)) {
 			t.Errorf("row %d: Hutchinson εᵀJε %g, finite differences %g", r, out[2][r], quad)
+		}
+		if e := math.Abs(out[3][r] - frob); e > 1e-6*(1+frob) {
+			t.Errorf("row %d: ‖J‖²_F %g, finite differences %g", r, out[3][r], frob)
+		}
+		if e := math.Abs(out[4][r] - uu); e > 1e-6*(1+uu) {
+			t.Errorf("row %d: Hutchinson ‖εᵀJ‖² %g, finite differences %g", r, out[4][r], uu)
 		}
 	}
 }
@@ -201,9 +213,9 @@ func TestLinearFieldLogProb(t *testing.T) {
 		want[r] = -0.5*sq - math.Log(2*math.Pi) - (a[0][0] + a[1][1])
 	}
 	ctx := context.New().Checked(false)
-	out := run(t, ctx, func(ctx *context.Context, x *Node) (*Node, *Node, *Node) {
-		lq, energy := flow.LogProb(ctx, x, nil, nil, ode.RK4, 32)
-		return lq, flow.Sample(ctx, x, nil, ode.RK4, 32), energy
+	out := run(t, ctx, func(ctx *context.Context, x *Node) (*Node, *Node, *Node, *Node) {
+		lq, reg := flow.LogProb(ctx, x, nil, nil, ode.RK4, 32)
+		return lq, flow.Sample(ctx, x, nil, ode.RK4, 32), reg.Kinetic, reg.Jacobian
 	}, tensors.FromFlatDataAndDimensions(x, n, d))
 	for r := range n {
 		if e := math.Abs(out[0][r] - want[r]); e > 1e-7 {
@@ -230,6 +242,10 @@ func TestLinearFieldLogProb(t *testing.T) {
 		}
 		if e := math.Abs(out[2][r] - energy); e > 1e-6*(1+energy) {
 			t.Errorf("row %d: kinetic energy %g, quadrature %g", r, out[2][r], energy)
+		}
+		// The Jacobian of A z is A everywhere: ∫₀¹ ‖A‖²_F dt = ‖A‖²_F.
+		if frob := a[0][0]*a[0][0] + a[0][1]*a[0][1] + a[1][0]*a[1][0] + a[1][1]*a[1][1]; math.Abs(out[3][r]-frob) > 1e-9 {
+			t.Errorf("row %d: Jacobian regularizer %g, want ‖A‖²_F = %g", r, out[3][r], frob)
 		}
 	}
 
