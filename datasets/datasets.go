@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"runtime"
 	"sync"
 
@@ -84,7 +83,7 @@ func simulate(task tasks.Task, n int, seed uint64, w io.Writer, workers int) (*D
 			if len(ds.X) == n {
 				break
 			}
-			if finite(x[i]) && finite(y[i]) {
+			if tasks.Finite(x[i]) && tasks.Finite(y[i]) {
 				ds.X, ds.Y = append(ds.X, x[i]), append(ds.Y, y[i])
 			} else {
 				ds.Dropped++
@@ -189,19 +188,10 @@ func splitmix(z uint64) uint64 {
 	return z ^ z>>31
 }
 
-func finite(row []float64) bool {
-	for _, v := range row {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return false
-		}
-	}
-	return true
-}
-
 func countFinite(x, y [][]float64) int {
 	n := 0
 	for i := range x {
-		if finite(x[i]) && finite(y[i]) {
+		if tasks.Finite(x[i]) && tasks.Finite(y[i]) {
 			n++
 		}
 	}

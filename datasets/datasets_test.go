@@ -121,11 +121,11 @@ func TestInvalidRowsAreDroppedAndCounted(t *testing.T) {
 	x, y, _ := simulateRows(lineTask{bad: 0.05}, 11, 0, 1000+d.Dropped, 1, nil)
 	var kept [][]float64
 	for i := range x {
-		if finite(y[i]) {
+		if tasks.Finite(y[i]) {
 			kept = append(kept, y[i])
 		}
 	}
-	if !reflect.DeepEqual(kept, d.Y) || !finite(y[len(y)-1]) {
+	if !reflect.DeepEqual(kept, d.Y) || !tasks.Finite(y[len(y)-1]) {
 		t.Fatal("kept rows are not the valid prefix of the row sequence")
 	}
 	want := fmt.Sprintf("dropped %d of %d simulations with NaN/Inf\n", d.Dropped, 1000+d.Dropped)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/probinv/probinv/sbikit/npy"
+	"github.com/probinv/probinv/sbikit/tasks"
 )
 
 // Save writes the dataset to a .npz file that np.load opens without pickles:
@@ -106,7 +107,7 @@ func (d *Dataset) check() error {
 			if len(r) != len(rows[0]) || len(r) == 0 {
 				return fmt.Errorf("%s row %d has %d values, row 0 has %d", name, i, len(r), len(rows[0]))
 			}
-			if !finite(r) {
+			if !tasks.Finite(r) {
 				return fmt.Errorf("%s row %d holds NaN or Inf", name, i)
 			}
 		}

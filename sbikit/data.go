@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+
+	"github.com/probinv/probinv/sbikit/tasks"
 )
 
 // Standardizer is the affine map v ↦ (v − Mean)/Std that the estimators apply to parameters and
@@ -80,7 +82,7 @@ func checkPairs(x, y [][]float64) (dimX, dimY int, err error) {
 			return 0, 0, fmt.Errorf("sbikit: row %d has %d parameters and %d observations, row 0 has %d and %d",
 				i, len(x[i]), len(y[i]), dimX, dimY)
 		}
-		if !finite(x[i]) || !finite(y[i]) {
+		if !tasks.Finite(x[i]) || !tasks.Finite(y[i]) {
 			return 0, 0, fmt.Errorf("sbikit: row %d has a NaN or Inf value; drop failed simulations first (datasets.Simulate does)", i)
 		}
 	}
@@ -89,15 +91,6 @@ func checkPairs(x, y [][]float64) (dimX, dimY int, err error) {
 
 // minPairs is the fewest simulations an estimator accepts: 10% of them must make a validation set.
 const minPairs = 20
-
-func finite(row []float64) bool {
-	for _, v := range row {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return false
-		}
-	}
-	return true
-}
 
 // fingerprint identifies a training set, so that a checkpoint is only resumed on the data it was
 // trained on.

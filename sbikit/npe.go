@@ -81,7 +81,7 @@ type supportJSON struct {
 
 // MarshalJSON writes infinite bounds as null.
 func (s Support) MarshalJSON() ([]byte, error) {
-	finite := func(v []float64) []*float64 {
+	bounded := func(v []float64) []*float64 {
 		out := make([]*float64, len(v))
 		for i := range v {
 			if !math.IsInf(v[i], 0) {
@@ -90,7 +90,7 @@ func (s Support) MarshalJSON() ([]byte, error) {
 		}
 		return out
 	}
-	return json.Marshal(supportJSON{Lo: finite(s.Lo), Hi: finite(s.Hi)})
+	return json.Marshal(supportJSON{Lo: bounded(s.Lo), Hi: bounded(s.Hi)})
 }
 
 // UnmarshalJSON reads null bounds as −Inf (Lo) and +Inf (Hi).

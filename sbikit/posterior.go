@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"github.com/probinv/probinv/sbikit/tasks"
 )
 
 // Posterior is an estimate of the posterior p(x|y_o) of one observation y_o. Every estimator of
@@ -44,7 +46,7 @@ func (m *Model) Posterior(yObs []float64) (Posterior, error) {
 	if len(yObs) != m.meta.DimY {
 		return nil, fmt.Errorf("sbikit: the observation has %d values, the model was trained on %d", len(yObs), m.meta.DimY)
 	}
-	if !finite(yObs) {
+	if !tasks.Finite(yObs) {
 		return nil, fmt.Errorf("sbikit: the observation has NaN or Inf values")
 	}
 	return &flowPosterior{model: m, yObs: yObs, y: m.meta.Y.forward([][]float64{yObs})}, nil
@@ -115,7 +117,7 @@ func (p *flowPosterior) draw(rng *rand.Rand, m int) ([][]float64, error) {
 
 // inSupport reports whether x is finite and inside the prior's support box.
 func (m *Model) inSupport(x []float64) bool {
-	if !finite(x) {
+	if !tasks.Finite(x) {
 		return false
 	}
 	if s := m.meta.Support; s != nil {

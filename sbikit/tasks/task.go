@@ -16,6 +16,8 @@
 // LoadReferenceSamples.
 package tasks
 
+import "math"
+
 // Task is one benchmark problem.
 type Task interface {
 	// Name is the sbibm name, e.g. "two_moons".
@@ -49,4 +51,15 @@ type ReferencePosterior interface {
 	// observation of the wrong length or with NaN/Inf values, for n < 0, and for an
 	// observation that no parameter in the prior's support could have produced.
 	SamplePosterior(yObs []float64, n int, seed uint64) ([][]float64, error)
+}
+
+// Finite reports whether every value of a row is finite. Simulators signal a failed simulation
+// with NaN or Inf, which datasets drop and estimators refuse.
+func Finite(row []float64) bool {
+	for _, v := range row {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
 }
