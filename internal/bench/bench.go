@@ -57,12 +57,28 @@ func rate(d time.Duration, step func() error) (float64, error) {
 	if err := step(); err != nil {
 		return 0, err
 	}
-	n, start := 0, time.Now()
-	for time.Since(start) < d || n < 3 {
-		if err := step(); err != nil {
-			return 0, err
-		}
-		n++
+	times, err := timeCalls(d, 3, step)
+	if err != nil {
+		return 0, err
 	}
-	return float64(n) / time.Since(start).Seconds(), nil
+	total := 0.0
+	for _, t := range times {
+		total += t
+	}
+	return float64(len(times)) / total, nil
+}
+
+// timeCalls calls step one by one until at least d has passed and at least minCalls were made (so a
+// step of seconds is timed minCalls times, not for d), and returns the seconds of each call.
+func timeCalls(d time.Duration, minCalls int, step func() error) ([]float64, error) {
+	var times []float64
+	start := time.Now()
+	for time.Since(start) < d || len(times) < minCalls {
+		t := time.Now()
+		if err := step(); err != nil {
+			return nil, err
+		}
+		times = append(times, time.Since(t).Seconds())
+	}
+	return times, nil
 }

@@ -205,9 +205,8 @@ type stepMeasurement struct {
 	peakSource     string
 }
 
-// measureSteps times calls of step, which the caller has warmed up (its first call compiles), one by
-// one until at least d has passed and at least minCalls were made (so a step of seconds is timed
-// minCalls times, not for d), and returns their median, which a stray slow call (a garbage
+// measureSteps times calls of step, which the caller has warmed up (its first call compiles), as
+// timeCalls does, and returns their median, which a stray slow call (a garbage
 // collection, another process) does not move, with the memory they used.
 func measureSteps(d time.Duration, minCalls int, step func() error) (stepMeasurement, error) {
 	var m stepMeasurement
@@ -216,14 +215,9 @@ func measureSteps(d time.Duration, minCalls int, step func() error) (stepMeasure
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	alloc := ms.TotalAlloc
-	var times []float64
-	start := time.Now()
-	for time.Since(start) < d || len(times) < minCalls {
-		t := time.Now()
-		if err := step(); err != nil {
-			return m, err
-		}
-		times = append(times, time.Since(t).Seconds())
+	times, err := timeCalls(d, minCalls, step)
+	if err != nil {
+		return m, err
 	}
 	runtime.ReadMemStats(&ms)
 	m.n = len(times)
