@@ -110,16 +110,8 @@ func (e FMPE) Train(x, y [][]float64) (*Model, error) {
 		return nil, err
 	}
 	net, match := e.Net.WithDefaults(dimX), e.Matching.WithDefaults()
-	if err := net.Check(); err != nil {
-		return nil, err
-	}
-	if err := match.Check(); err != nil {
-		return nil, err
-	}
-	m := meta{Method: methodFMPE, Net: &net, Matching: &match}
-	if err := m.setSolvers(e.Sampling, e.Density); err != nil {
-		return nil, err
-	}
+	sampling, density := e.Sampling.withDefaults(DefaultSampling), e.Density.withDefaults(DefaultDensity)
+	m := meta{Method: methodFMPE, Net: &net, Matching: &match, Sampling: &sampling, Density: &density}
 	// The flow-matching loss is a regression onto a noisy target: its validation value keeps
 	// improving slowly, in small steps that NPE's patience (3 epochs before halving the learning
 	// rate, 10 before stopping) mistakes for a plateau. On two_moons these stopped training after
@@ -150,9 +142,6 @@ func (e CNF) Train(x, y [][]float64) (*Model, error) {
 		net.Layers = 2
 	}
 	net = net.WithDefaults(dimX)
-	if err := net.Check(); err != nil {
-		return nil, err
-	}
 	lik := e.Likelihood
 	if lik.Solver == (ODE{}) {
 		lik.Solver = DefaultLikelihood.Solver
@@ -163,39 +152,17 @@ func (e CNF) Train(x, y [][]float64) (*Model, error) {
 	if lik.Kinetic == 0 && lik.Jacobian == 0 {
 		lik.Kinetic, lik.Jacobian = DefaultLikelihood.Kinetic, DefaultLikelihood.Jacobian
 	}
-	if lik.Kinetic < 0 || lik.Jacobian < 0 {
-		return nil, fmt.Errorf("sbikit: the regularizers' weights must be ≥ 0, got %g and %g", lik.Kinetic, lik.Jacobian)
-	}
-	if !slices.Contains(cnf.Traces, lik.Trace) {
-		return nil, fmt.Errorf("sbikit: unknown trace estimator %q; available: %v", lik.Trace, cnf.Traces)
-	}
-	if opts, err := lik.Solver.options(); err != nil || opts.Steps == 0 {
-		return nil, fmt.Errorf("sbikit: the training solver must take fixed steps (it is unrolled to backpropagate through it), got %+v", lik.Solver)
-	}
 	// By default the posterior solves the ODE as training did: with few fixed steps, the trained
 	// field is fitted to that discretization, which a finer solver would not reproduce.
-	m := meta{Method: methodCNF, Net: &net, Likelihood: &lik}
-	if err := m.setSolvers(e.Sampling.withDefaults(lik.Solver), e.Density.withDefaults(lik.Solver)); err != nil {
-		return nil, err
-	}
+	sampling, density := e.Sampling.withDefaults(lik.Solver), e.Density.withDefaults(lik.Solver)
+	m := meta{Method: methodCNF, Net: &net, Likelihood: &lik, Sampling: &sampling, Density: &density}
 	return train(m, e.Embedding, e.Training, e.Prior, e.Task, x, y)
 }
 
-// setSolvers records the posterior's solvers, defaults applied, after checking them.
-func (m *meta) setSolvers(sampling, density ODE) error {
-	sampling, density = sampling.withDefaults(DefaultSampling), density.withDefaults(DefaultDensity)
-	for _, o := range []ODE{sampling, density} {
-		if _, err := o.options(); err != nil {
-			return fmt.Errorf("sbikit: %w", err)
-		}
-	}
-	m.Sampling, m.Density = &sampling, &density
-	return nil
-}
-
-// buildContinuous sets the loss and posterior functions of an fmpe or cnf model. The posterior
-// runs its ODEs by ode.Solver, one compiled solver step called from a Go loop, which allows the
-// adaptive steps of the density.
+// buildContinuous sets the loss and posterior functions of an fmpe or cnf model, after checking its
+// settings: it is the one place that does, for Train (through newModel), Load and SetSampling alike.
+// The posterior runs its ODEs by ode.Solver, one compiled solver step called from a Go loop, which
+// allows the adaptive steps of the density.
 func (m *Model) buildContinuous() error {
 	flow := cnf.Flow{Dim: m.meta.DimX, Net: *m.meta.Net}
 	if err := m.meta.Net.Check(); err != nil {
@@ -214,11 +181,14 @@ func (m *Model) buildContinuous() error {
 	case methodCNF:
 		lik := *m.meta.Likelihood
 		opts, err := lik.Solver.options()
-		if err != nil {
-			return err
+		if err != nil || opts.Steps == 0 {
+			return fmt.Errorf("the training solver must take fixed steps (it is unrolled to backpropagate through it), got %+v", lik.Solver)
 		}
 		if !slices.Contains(cnf.Traces, lik.Trace) {
-			return fmt.Errorf("unknown trace estimator %q", lik.Trace)
+			return fmt.Errorf("unknown trace estimator %q; available: %v", lik.Trace, cnf.Traces)
+		}
+		if lik.Kinetic < 0 || lik.Jacobian < 0 {
+			return fmt.Errorf("the regularizers' weights must be ≥ 0, got %g and %g", lik.Kinetic, lik.Jacobian)
 		}
 		m.loss = func(ctx *context.Context, x, y *Node) *Node {
 			eps := cnf.Probes(ctx, x, lik.Trace)
@@ -302,14 +272,11 @@ func (m *Model) SetSampling(o ODE) error {
 	if m.meta.Sampling == nil {
 		return fmt.Errorf("sbikit: a %s model samples without an ODE solver", m.meta.Method)
 	}
-	if _, err := o.options(); err != nil {
-		return fmt.Errorf("sbikit: %w", err)
-	}
 	old := *m.meta.Sampling
 	*m.meta.Sampling = o
 	if err := m.buildContinuous(); err != nil {
 		*m.meta.Sampling = old
-		return err
+		return fmt.Errorf("sbikit: %w", err)
 	}
 	return nil
 }

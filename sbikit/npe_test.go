@@ -384,3 +384,38 @@ func copyDir(t *testing.T, from, to string) {
 		}
 	}
 }
+
+// TestContinuousSettingsErrors checks that bad settings of the continuous flows are refused with
+// the reason, before any training, and that a bad sampler leaves a model's own in place.
+func TestContinuousSettingsErrors(t *testing.T) {
+	x := boxGaussian{}.Sample(100, 1)
+	y := boxGaussian{}.simulate(x, 2)
+	cases := map[string]struct {
+		e    trainer
+		want string
+	}{
+		"net":          {FMPE{Net: cnf.Net{Hidden: -1}}, "hidden and layers ≥ 1"},
+		"matching":     {FMPE{Matching: cnf.Matching{SigmaMin: 2}}, "σ_min in (0, 1)"},
+		"time":         {FMPE{Matching: cnf.Matching{Time: "cosine"}}, "unknown time distribution"},
+		"sampling":     {FMPE{Sampling: ODE{Method: "rk4"}}, "bad ODE settings"},
+		"density":      {FMPE{Density: ODE{Method: "heun", Steps: 4}}, "heun"},
+		"trace":        {CNF{Likelihood: Likelihood{Trace: "exactly"}}, "unknown trace estimator"},
+		"adaptive fit": {CNF{Likelihood: Likelihood{Solver: ODE{Method: "dopri5"}}}, "fixed steps"},
+		"weights":      {CNF{Likelihood: Likelihood{Kinetic: -1}}, "≥ 0"},
+	}
+	for name, c := range cases {
+		if _, err := c.e.Train(x, y); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want it to mention %q", name, err, c.want)
+		}
+	}
+	model, _, _ := trainBoxGaussian(t, 100, smallFMPE("", 1))
+	if err := model.SetSampling(ODE{Method: "euler"}); err == nil || !strings.Contains(err.Error(), "bad ODE settings") {
+		t.Errorf("SetSampling(euler without steps): err = %v", err)
+	}
+	if *model.meta.Sampling != DefaultSampling {
+		t.Errorf("a refused sampler replaced the model's: %+v", *model.meta.Sampling)
+	}
+	if npe, _, _ := trainBoxGaussian(t, 100, smallNPE("", 1)); npe.SetSampling(DefaultSampling) == nil {
+		t.Error("an NPE model accepted an ODE sampler")
+	}
+}
