@@ -1,0 +1,216 @@
+package score
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+)
+
+// Langevin configures (annealed) Langevin dynamics, Song & Ermon's (2019) Algorithm 1: for each noise
+// scale from the largest σ_L down to σ₁, Steps steps of
+//
+//	x ← x + αᵢ s(x, σᵢ) + √(2αᵢ) z,  z ~ N(0, I),  αᵢ = ε σᵢ²/σ_L²,
+//
+// each a Langevin step whose invariant distribution, for small αᵢ, is p_σᵢ. With one scale it is
+// plain Langevin dynamics with step ε.
+type Langevin struct {
+	Steps int `json:"steps"` // T, the steps per scale
+	// Epsilon is ε, the step at the largest scale. What matters is αᵢ/σᵢ² = ε/σ_L², the same at every
+	// scale: a Langevin step on N(μ, σ²) with α = rσ² contracts by 1 − r and has stationary variance
+	// σ²/(1 − r/2), so r must be well below 2 and about 1/r steps mix one scale.
+	Epsilon float64 `json:"epsilon"`
+	// NoDenoise drops the final denoising step x ← x + σ₁² s(x, σ₁): by Tweedie's formula that is
+	// E[x|x̃] for x̃ ~ p_σ₁, which removes the last scale's noise from the samples (Jolicoeur-Martineau
+	// et al. 2021).
+	NoDenoise bool `json:"no_denoise,omitempty"`
+}
+
+// DefaultSteps and DefaultRate are the defaults of WithDefaults: ε = DefaultRate σ_L². TODO measured.
+const (
+	DefaultSteps = 20
+	DefaultRate  = 0.1
+)
+
+// WithDefaults fills the unset fields for scales whose largest is sigmaMax.
+func (l Langevin) WithDefaults(sigmaMax float64) Langevin {
+	if l.Steps == 0 {
+		l.Steps = DefaultSteps
+	}
+	if l.Epsilon == 0 {
+		l.Epsilon = DefaultRate * sigmaMax * sigmaMax
+	}
+	return l
+}
+
+// Check reports settings that cannot run.
+func (l Langevin) Check() error {
+	if l.Steps < 1 || !(l.Epsilon > 0) || math.IsInf(l.Epsilon, 0) {
+		return fmt.Errorf("score: Langevin dynamics needs steps ≥ 1 and a finite step ε > 0, got %+v", l)
+	}
+	return nil
+}
+
+// Stats is the work a sampling run did.
+type Stats struct {
+	Steps       int // Langevin steps
+	Evaluations int // evaluations of the score, the denoising step's included (each over the whole batch)
+}
+
+// Sampler runs Langevin dynamics with a score Func: one compiled Langevin step called from a Go loop
+// (the pure-Go backend has no While), with the noise drawn in Go, so that a seed fixes the samples and
+// samplers share no random state. The sampler is apart from the network: an analytic score, a learned
+// one, or a learned one plus a physics term all drive it.
+type Sampler struct {
+	scales  []float64 // ascending
+	cfg     Langevin
+	step    *context.Exec
+	denoise *context.Exec
+}
+
+// NewSampler compiles a sampler of score over the scales (any order; one scale for plain Langevin
+// dynamics, where the score may ignore σ) in ctx, which holds the score's variables if it has any.
+func NewSampler(b backends.Backend, ctx *context.Context, score Func, scales []float64, cfg Langevin) (*Sampler, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	if len(scales) == 0 {
+		return nil, fmt.Errorf("score: a sampler needs at least one noise scale")
+	}
+	for _, s := range scales {
+		if !(s >= 0) || math.IsInf(s, 0) {
+			return nil, fmt.Errorf("score: noise scales must be finite and ≥ 0, got %v", scales)
+		}
+	}
+	s := &Sampler{scales: slices.Sorted(slices.Values(scales)), cfg: cfg}
+	var err error
+	// in: x, z, σ, α, extra...
+	s.step, err = context.NewExec(b, ctx, func(ctx *context.Context, in []*Node) *Node {
+		x, z, sigma, alpha := in[0], in[1], in[2], in[3]
+		drift := Mul(alpha, score(ctx, x, sigma, in[4:]))
+		return Add(Add(x, drift), Mul(Sqrt(MulScalar(alpha, 2)), z))
+	})
+	if err != nil {
+		return nil, err
+	}
+	// in: x, σ, extra...
+	s.denoise, err = context.NewExec(b, ctx, func(ctx *context.Context, in []*Node) *Node {
+		x, sigma := in[0], in[1]
+		return Add(x, Mul(Square(sigma), score(ctx, x, sigma, in[2:])))
+	})
+	return s, err
+}
+
+// Scales are the sampler's noise scales, ascending.
+func (s *Sampler) Scales() []float64 { return slices.Clone(s.scales) }
+
+// Sample runs the dynamics from x0 [n, d] (float32 or float64) with the caller's extra inputs, drawing
+// the noise from rng, and returns the final state. A state that becomes NaN or Inf is an error: the
+// step ε is too large for the score.
+func (s *Sampler) Sample(x0 *tensors.Tensor, extra []*tensors.Tensor, rng *rand.Rand) (*tensors.Tensor, Stats, error) {
+	var stats Stats
+	dtype := x0.DType()
+	if x0.Rank() != 2 || dtype != dtypes.Float32 && dtype != dtypes.Float64 {
+		return nil, stats, fmt.Errorf("score: the initial state must be a float32 or float64 matrix [n, d], got %s", x0.Shape())
+	}
+	size := x0.Size()
+	largest := s.scales[len(s.scales)-1]
+	x := x0
+	next := func(exec *context.Exec, args ...any) error {
+		out, err := exec.Exec(append(args, toAny(extra)...)...)
+		if err != nil {
+			return fmt.Errorf("score: %w", err)
+		}
+		if x != x0 {
+			x.FinalizeAll()
+		}
+		x = out[0]
+		stats.Evaluations++
+		return nil
+	}
+	for i := len(s.scales) - 1; i >= 0; i-- {
+		sigma := s.scales[i]
+		alpha := s.cfg.Epsilon
+		if sigma != largest {
+			alpha *= (sigma / largest) * (sigma / largest)
+		}
+		for range s.cfg.Steps {
+			if err := next(s.step, x, normals(rng, dtype, x0.Shape().Dimensions, size), scalar(dtype, sigma), scalar(dtype, alpha)); err != nil {
+				return nil, stats, err
+			}
+			stats.Steps++
+		}
+	}
+	if !s.cfg.NoDenoise {
+		if err := next(s.denoise, x, scalar(dtype, s.scales[0])); err != nil {
+			return nil, stats, err
+		}
+	}
+	if bad := nonFinite(x); bad > 0 {
+		return nil, stats, fmt.Errorf("score: %d of %d Langevin chains diverged (NaN or Inf): lower the step ε (now %g)",
+			bad, x0.Shape().Dim(0), s.cfg.Epsilon)
+	}
+	return x, stats, nil
+}
+
+func toAny(ts []*tensors.Tensor) []any {
+	out := make([]any, len(ts))
+	for i, t := range ts {
+		out[i] = t
+	}
+	return out
+}
+
+func scalar(dtype dtypes.DType, v float64) *tensors.Tensor {
+	if dtype == dtypes.Float32 {
+		return tensors.FromScalar(float32(v))
+	}
+	return tensors.FromScalar(v)
+}
+
+// normals is a tensor of standard normal draws from rng.
+func normals(rng *rand.Rand, dtype dtypes.DType, dims []int, size int) *tensors.Tensor {
+	if dtype == dtypes.Float32 {
+		z := make([]float32, size)
+		for i := range z {
+			z[i] = float32(rng.NormFloat64())
+		}
+		return tensors.FromFlatDataAndDimensions(z, dims...)
+	}
+	z := make([]float64, size)
+	for i := range z {
+		z[i] = rng.NormFloat64()
+	}
+	return tensors.FromFlatDataAndDimensions(z, dims...)
+}
+
+// nonFinite counts the rows of x [n, d] with a NaN or Inf.
+func nonFinite(x *tensors.Tensor) int {
+	n, d, bad := x.Shape().Dim(0), x.Shape().Dim(1), 0
+	count := func(isBad func(int) bool) {
+		for i := range n {
+			for j := range d {
+				if isBad(i*d + j) {
+					bad++
+					break
+				}
+			}
+		}
+	}
+	if x.DType() == dtypes.Float32 {
+		tensors.ConstFlatData(x, func(v []float32) {
+			count(func(k int) bool { f := float64(v[k]); return math.IsNaN(f) || math.IsInf(f, 0) })
+		})
+	} else {
+		tensors.ConstFlatData(x, func(v []float64) {
+			count(func(k int) bool { return math.IsNaN(v[k]) || math.IsInf(v[k], 0) })
+		})
+	}
+	return bad
+}
