@@ -3,6 +3,7 @@ package sbikit
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
@@ -112,18 +113,7 @@ func (e FMPE) Train(x, y [][]float64) (*Model, error) {
 	net, match := e.Net.WithDefaults(dimX), e.Matching.WithDefaults()
 	sampling, density := e.Sampling.withDefaults(DefaultSampling), e.Density.withDefaults(DefaultDensity)
 	m := meta{Method: methodFMPE, Net: &net, Matching: &match, Sampling: &sampling, Density: &density}
-	// The flow-matching loss is a regression onto a noisy target: its validation value keeps
-	// improving slowly, in small steps that NPE's patience (3 epochs before halving the learning
-	// rate, 10 before stopping) mistakes for a plateau. On two_moons these stopped training after
-	// 51 epochs at C2ST 0.72; 10 and 30 gave 0.64.
-	t := e.Training
-	if t.DecayPatience == 0 {
-		t.DecayPatience = 10
-	}
-	if t.Patience == 0 {
-		t.Patience = 30
-	}
-	return train(m, e.Embedding, t, e.Prior, e.Task, x, y)
+	return train(m, e.Embedding, e.Training.forRegression(), e.Prior, e.Task, x, y)
 }
 
 // Train fits the continuous flow to the pairs by maximum likelihood through the solver.
@@ -229,8 +219,8 @@ func (m *Model) buildContinuous() error {
 		return err
 	}
 	d := m.meta.DimX
-	m.sample = func(eps []float32, n int, y []float32) ([]float32, error) {
-		out, _, err := sampler.Solve([]*tensors.Tensor{tensors.FromFlatDataAndDimensions(eps, n, d)},
+	m.sample = func(rng *rand.Rand, n int, y []float32) ([]float32, error) {
+		out, _, err := sampler.Solve([]*tensors.Tensor{tensors.FromFlatDataAndDimensions(normals(rng, n*d), n, d)},
 			[]*tensors.Tensor{tensors.FromFlatDataAndDimensions(y, 1, len(y))}, 0, 1)
 		if err != nil {
 			return nil, err

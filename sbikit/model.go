@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"path/filepath"
 
 	"github.com/gomlx/gomlx/backends"
@@ -22,9 +23,11 @@ type Model struct {
 	// loss is the training objective on a batch of standardized pairs, in the scope of the parameters;
 	// validation is the loss that early stopping watches (nil: loss).
 	loss, validation lossFn
-	// sample maps n standardized base draws eps [n, dimX] to standardized samples, and logProb gives
-	// log q(x̃|ỹ) for n standardized rows x; both take one standardized observation y [1, dimY].
-	sample, logProb func(v []float32, n int, y []float32) ([]float32, error)
+	// sample draws n standardized samples [n, dimX] with the randomness of rng, and logProb gives
+	// log q(x̃|ỹ) for n standardized rows x (nil for a method without a density); both take one
+	// standardized observation y [1, dimY].
+	sample  func(rng *rand.Rand, n int, y []float32) ([]float32, error)
+	logProb func(x []float32, n int, y []float32) ([]float32, error)
 }
 
 // newModel builds the model m describes, with its parameters not yet created (training creates
@@ -41,6 +44,8 @@ func newModel(m meta) (*Model, error) {
 	case (m.Method == methodFMPE && m.Matching != nil || m.Method == methodCNF && m.Likelihood != nil) &&
 		m.Net != nil && m.Sampling != nil && m.Density != nil:
 		err = model.buildContinuous()
+	case m.Method == methodNPSE && m.Net != nil && m.Noise != nil && m.Langevin != nil:
+		err = model.buildNPSE()
 	default:
 		err = fmt.Errorf("a %q model without its settings, which this build cannot rebuild", m.Method)
 	}
@@ -48,6 +53,15 @@ func newModel(m meta) (*Model, error) {
 		return nil, fmt.Errorf("sbikit: %w", err)
 	}
 	return model, nil
+}
+
+// normals are n standard normal draws from rng, the base draws of every sampler.
+func normals(rng *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+	}
+	return v
 }
 
 // execFunc wraps a compiled function of (v [n, dimX], y [1, dimY]) as one of Model's posterior
@@ -65,7 +79,7 @@ func (m *Model) execFunc(exec *context.Exec) func(v []float32, n int, y []float3
 // Report is the record of the model's training.
 func (m *Model) Report() Report { return m.meta.Report }
 
-// Method is the estimator that trained the model ("npe", "fmpe" or "cnf").
+// Method is the estimator that trained the model ("npe", "fmpe", "cnf" or "npse").
 func (m *Model) Method() string { return m.meta.Method }
 
 // Task is the task name recorded at training ("" if none was given).
@@ -115,7 +129,7 @@ func Load(dir string) (*Model, error) {
 		return nil, fmt.Errorf("sbikit: %s: %w; the checkpoint does not match its model.json", dir, err)
 	}
 	// Build the network once so that a missing parameter shows now, not at the first sample.
-	if _, err := model.logProb(make([]float32, m.DimX), 1, make([]float32, m.DimY)); err != nil {
+	if _, err := model.sample(rand.New(rand.NewPCG(0, 0)), 1, make([]float32, m.DimY)); err != nil {
 		return nil, fmt.Errorf("sbikit: %s: %w", dir, err)
 	}
 	if n := countModelVariables(model.ctx); n != len(params) {

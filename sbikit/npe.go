@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
@@ -13,6 +14,7 @@ import (
 	"github.com/probinv/probinv/sbikit/flows"
 	"github.com/probinv/probinv/sbikit/nn"
 	"github.com/probinv/probinv/sbikit/npy"
+	"github.com/probinv/probinv/sbikit/score"
 	"github.com/probinv/probinv/sbikit/tasks"
 )
 
@@ -116,30 +118,32 @@ func (s *Support) UnmarshalJSON(b []byte) error {
 // meta is model.json: everything but the weights that is needed to rebuild a trained model, and
 // the record of its training. Each method fills its own settings and leaves the others out.
 type meta struct {
-	Format      int           `json:"format"`
-	Method      string        `json:"method"`
-	Task        string        `json:"task,omitempty"`
-	DimX        int           `json:"dim_x"`
-	DimY        int           `json:"dim_y"`
-	X           Standardizer  `json:"x_standardizer"`
-	Y           Standardizer  `json:"y_standardizer"`
-	Support     *Support      `json:"support,omitempty"`
-	Flow        *flows.Config `json:"flow,omitempty"`           // npe
-	Net         *cnf.Net      `json:"net,omitempty"`            // fmpe, cnf: the vector field
-	Matching    *cnf.Matching `json:"matching,omitempty"`       // fmpe
-	Likelihood  *Likelihood   `json:"max_likelihood,omitempty"` // cnf
-	Sampling    *ODE          `json:"sampling,omitempty"`       // fmpe, cnf
-	Density     *ODE          `json:"density,omitempty"`        // fmpe, cnf
-	Embedding   Embedding     `json:"embedding"`
-	Simulations int           `json:"simulations"`
-	Data        string        `json:"data_fingerprint"`
-	Training    Training      `json:"training_settings"`
-	Report      Report        `json:"training"`
+	Format      int             `json:"format"`
+	Method      string          `json:"method"`
+	Task        string          `json:"task,omitempty"`
+	DimX        int             `json:"dim_x"`
+	DimY        int             `json:"dim_y"`
+	X           Standardizer    `json:"x_standardizer"`
+	Y           Standardizer    `json:"y_standardizer"`
+	Support     *Support        `json:"support,omitempty"`
+	Flow        *flows.Config   `json:"flow,omitempty"`           // npe
+	Net         *cnf.Net        `json:"net,omitempty"`            // fmpe, cnf: the vector field
+	Matching    *cnf.Matching   `json:"matching,omitempty"`       // fmpe
+	Likelihood  *Likelihood     `json:"max_likelihood,omitempty"` // cnf
+	Sampling    *ODE            `json:"sampling,omitempty"`       // fmpe, cnf
+	Density     *ODE            `json:"density,omitempty"`        // fmpe, cnf
+	Noise       *score.Noise    `json:"noise,omitempty"`          // npse
+	Langevin    *score.Langevin `json:"langevin,omitempty"`       // npse
+	Embedding   Embedding       `json:"embedding"`
+	Simulations int             `json:"simulations"`
+	Data        string          `json:"data_fingerprint"`
+	Training    Training        `json:"training_settings"`
+	Report      Report          `json:"training"`
 }
 
 // settings is what must match for a checkpoint to be resumed: everything the method trains with.
 func (m meta) settings() string {
-	b, err := json.Marshal([]any{m.Method, m.Flow, m.Net, m.Matching, m.Likelihood, m.Embedding, m.Training.persisted(), m.Data})
+	b, err := json.Marshal([]any{m.Method, m.Flow, m.Net, m.Matching, m.Likelihood, m.Noise, m.Embedding, m.Training.persisted(), m.Data})
 	if err != nil {
 		panic(err) // plain structs always marshal
 	}
@@ -154,6 +158,7 @@ const (
 	methodNPE  = "npe"
 	methodFMPE = "fmpe"
 	methodCNF  = "cnf"
+	methodNPSE = "npse"
 )
 
 // Train fits the flow to the pairs (x[i], y[i]) and returns the trained model. With Training.Dir set
@@ -201,7 +206,11 @@ func (m *Model) buildNPE() error {
 	if err != nil {
 		return err
 	}
-	m.sample, m.logProb = m.execFunc(sample), m.execFunc(logProb)
+	push := m.execFunc(sample)
+	m.sample = func(rng *rand.Rand, n int, y []float32) ([]float32, error) {
+		return push(normals(rng, n*m.meta.DimX), n, y)
+	}
+	m.logProb = m.execFunc(logProb)
 	return nil
 }
 

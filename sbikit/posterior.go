@@ -91,11 +91,7 @@ func chunkSize(n int) int {
 // coordinates, counting draws and acceptances.
 func (p *flowPosterior) draw(rng *rand.Rand, m int) ([][]float64, error) {
 	d := p.model.meta.DimX
-	eps := make([]float32, m*d)
-	for i := range eps {
-		eps[i] = float32(rng.NormFloat64())
-	}
-	xs, err := p.model.sample(eps, m, p.y)
+	xs, err := p.model.sample(rng, m, p.y)
 	if err != nil {
 		return nil, err
 	}
@@ -151,6 +147,10 @@ func (p *flowPosterior) LogProb(x [][]float64) ([]float64, error) {
 		if len(row) != d {
 			return nil, fmt.Errorf("sbikit: row %d has %d parameters, the model has %d", i, len(row), d)
 		}
+	}
+	if p.model.logProb == nil {
+		return nil, fmt.Errorf("sbikit: a %s model has no log-density (it learned the score ∇log p, not p); "+
+			"train npe or fmpe when you need log q", p.model.meta.Method)
 	}
 	if len(x) == 0 {
 		return nil, nil

@@ -74,6 +74,20 @@ func (t Training) withDefaults(n int) Training {
 	return t
 }
 
+// forRegression is t with the patience defaults of a regression onto a noisy target (flow matching,
+// denoising score matching): its validation value keeps improving slowly, in small steps that NPE's
+// patience (3 epochs before halving the learning rate, 10 before stopping) mistakes for a plateau.
+// On two_moons these stopped FMPE after 51 epochs at C2ST 0.72; 10 and 30 gave 0.64.
+func (t Training) forRegression() Training {
+	if t.DecayPatience == 0 {
+		t.DecayPatience = 10
+	}
+	if t.Patience == 0 {
+		t.Patience = 30
+	}
+	return t
+}
+
 // persisted is t without the fields model.json does not store, for comparing settings.
 func (t Training) persisted() Training {
 	t.Dir, t.CheckpointEvery, t.Progress = "", 0, nil

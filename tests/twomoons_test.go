@@ -56,6 +56,21 @@ func TestContinuousFlowsTwoMoonsSmallBudget(t *testing.T) {
 	})
 }
 
+// TestNPSETwoMoonsSmallBudget is the same check for the score estimator, sampled by annealed
+// Langevin dynamics.
+func TestNPSETwoMoonsSmallBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a score network")
+	}
+	dir := sbibmDir(t)
+	task, data := twoMoons(t, 2000)
+	model, err := sbikit.NPSE{Training: sbikit.Training{Seed: 1}, Prior: task.Prior()}.Train(data.X, data.Y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTwoMoons(t, model, dir, "npse", 0.8)
+}
+
 // twoMoons simulates n pairs of two_moons with seed 1.
 func twoMoons(t *testing.T, n int) (tasks.Task, *datasets.Dataset) {
 	t.Helper()

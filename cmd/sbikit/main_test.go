@@ -265,7 +265,7 @@ func TestBadTrainingFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"train", "--task", "two_moons", "--method", "ddpm", "--out", out}, "available: npe"},
-		{[]string{"eval", "--task", "two_moons", "--method", "npse"}, "available: npe, fmpe, cnf"},
+		{[]string{"eval", "--task", "two_moons", "--method", "ddpm"}, "available: npe, fmpe, cnf, npse"},
 		{[]string{"train", "--task", "two_moons", "--flow", "glow", "--out", out}, "available: coupling, maf, nsf, nsf-ar"},
 		{[]string{"train", "--task", "two_moons"}, "--out"},
 		{[]string{"train", "--out", out}, "--task"},
@@ -324,6 +324,30 @@ func TestContinuousFlowCLI(t *testing.T) {
 		err := run([]string{"sample", "--model", model, "--obs-index", "1", "--out", filepath.Join(dir, "x.npy"), "--solver", bad}, &out)
 		if err == nil || !strings.Contains(err.Error(), "--solver") {
 			t.Errorf("--solver %s: error %v, want one naming --solver", bad, err)
+		}
+	}
+}
+
+// TestScoreCLI trains a tiny NPSE model from the command line and samples it by annealed Langevin
+// dynamics; its samples lie in the prior's support.
+func TestScoreCLI(t *testing.T) {
+	needSbibm(t)
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model")
+	s := runJSON(t, "train", "--method", "npse", "--task", "two_moons", "--sims", "300", "--max-epochs", "2",
+		"--hidden", "16", "--out", model, "--json")[0]
+	if s["method"] != "npse" || s["flow"] != "score" || s["epochs"] != 2.0 {
+		t.Errorf("train summary %v: want npse, score, 2 epochs", s)
+	}
+	path := filepath.Join(dir, "s.npy")
+	runJSON(t, "sample", "--model", model, "--obs-index", "1", "--n", "200", "--out", path, "--json")
+	rows := readRows(t, path)
+	if len(rows) != 200 {
+		t.Fatalf("%d samples, want 200", len(rows))
+	}
+	for _, x := range rows {
+		if x[0] < -1 || x[0] > 1 || x[1] < -1 || x[1] > 1 {
+			t.Fatalf("sample %v lies outside the prior's support [-1, 1]²", x)
 		}
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"github.com/probinv/probinv/sbikit/evaluate"
 )
 
-// The npe_*, fmpe_* and cnf_* cases are sbibm's benchmark at 10,000 simulations (Lueckmann et al.
+// The npe_*, fmpe_*, cnf_* and npse_* cases are sbibm's benchmark at 10,000 simulations (Lueckmann et al.
 // 2021): the estimator with its default settings, trained once, scored by C2ST on all ten reference
 // observations. They track accuracy and cost together, so that a change that speeds training up
 // but hurts the posterior shows. Each takes minutes on a CPU (the 10-D gaussian_linear's C2ST alone
@@ -19,6 +19,7 @@ func init() {
 		{"npe", []string{"two_moons", "gaussian_linear", "slcp"}},
 		{"fmpe", []string{"two_moons", "gaussian_linear"}},
 		{"cnf", []string{"two_moons"}},
+		{"npse", []string{"two_moons", "gaussian_linear"}},
 	} {
 		for _, task := range c.tasks {
 			cfg := evaluate.Config{Method: c.method, Task: task, Sims: 10000, Seed: 1, Progress: os.Stderr}

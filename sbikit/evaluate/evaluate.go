@@ -26,17 +26,18 @@ import (
 )
 
 // Methods lists the estimators this build can train: npe (a normalizing flow by maximum
-// likelihood), fmpe (a continuous flow by flow matching) and cnf (a continuous flow by maximum
-// likelihood through its ODE solver). NPSE and diffusion estimators come in later versions; they
-// are added here and in Estimator.Train.
-var Methods = []string{"npe", "fmpe", "cnf"}
+// likelihood), fmpe (a continuous flow by flow matching), cnf (a continuous flow by maximum
+// likelihood through its ODE solver) and npse (a score network by denoising score matching, sampled
+// by annealed Langevin dynamics). Diffusion estimators come in a later version; they are added here
+// and in Estimator.Train.
+var Methods = []string{"npe", "fmpe", "cnf", "npse"}
 
 // Estimator is an estimator and its settings: what a model is trained from, besides the data.
 // It is the one place that turns a method name into a trainer, for `sbikit train` and Run alike.
 type Estimator struct {
 	Method   string       // one of Methods; "" means "npe"
 	Flow     flows.Config // npe's flow (zero fields take flows' defaults)
-	Net      cnf.Net      // fmpe's and cnf's vector field (zero fields take cnf's defaults)
+	Net      cnf.Net      // the network of fmpe's and cnf's vector field and npse's score (zero fields take cnf's defaults)
 	Training sbikit.Training
 }
 
@@ -63,15 +64,20 @@ func (e Estimator) Train(task string, prior tasks.Prior, x, y [][]float64) (*sbi
 		return sbikit.FMPE{Net: e.Net, Training: e.Training, Prior: prior, Task: task}.Train(x, y)
 	case "cnf":
 		return sbikit.CNF{Net: e.Net, Training: e.Training, Prior: prior, Task: task}.Train(x, y)
+	case "npse":
+		return sbikit.NPSE{Net: e.Net, Training: e.Training, Prior: prior, Task: task}.Train(x, y)
 	}
 	return sbikit.NPE{Flow: e.Flow, Training: e.Training, Prior: prior, Task: task}.Train(x, y)
 }
 
 // FlowKind is the flow the estimator trains: npe's flow kind, defaults applied ("nsf" for the zero
-// Config), or "ode" for the continuous flows of fmpe and cnf.
+// Config), "ode" for the continuous flows of fmpe and cnf, or "score" for npse, which has none.
 func (e Estimator) FlowKind() string {
-	if e.Method == "fmpe" || e.Method == "cnf" {
+	switch e.Method {
+	case "fmpe", "cnf":
 		return "ode"
+	case "npse":
+		return "score"
 	}
 	return e.Flow.WithDefaults(1).Kind
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -13,15 +12,16 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 )
 
-// Langevin configures (annealed) Langevin dynamics, Song & Ermon's (2019) Algorithm 1: for each noise
-// scale from the largest σ_L down to σ₁, Steps steps of
+// Langevin configures (annealed) Langevin dynamics, Song & Ermon's (2019) Algorithm 1: for each of
+// Levels geometric noise scales (Noise.Scales) from the largest σ_L down to σ₁, Steps steps of
 //
 //	x ← x + αᵢ s(x, σᵢ) + √(2αᵢ) z,  z ~ N(0, I),  αᵢ = ε σᵢ²/σ_L²,
 //
 // each a Langevin step whose invariant distribution, for small αᵢ, is p_σᵢ. With one scale it is
 // plain Langevin dynamics with step ε.
 type Langevin struct {
-	Steps int `json:"steps"` // T, the steps per scale
+	Levels int `json:"levels"` // L, the scales visited (default: a ratio of about DefaultRatio between them)
+	Steps  int `json:"steps"`  // T, the steps per scale
 	// Epsilon is ε, the step at the largest scale. What matters is αᵢ/σᵢ² = ε/σ_L², the same at every
 	// scale: a Langevin step on N(μ, σ²) with α = rσ² contracts by 1 − r and has stationary variance
 	// σ²/(1 − r/2), so r must be well below 2 and about 1/r steps mix one scale.
@@ -32,27 +32,37 @@ type Langevin struct {
 	NoDenoise bool `json:"no_denoise,omitempty"`
 }
 
-// DefaultSteps and DefaultRate are the defaults of WithDefaults: ε = DefaultRate σ_L². TODO measured.
+// The defaults of WithDefaults: ε = DefaultRate σ_max². TODO measured.
 const (
+	// DefaultRatio is σᵢ₊₁/σᵢ. Song & Ermon (2020, technique 2) choose it so that a draw of p_σᵢ₊₁
+	// lies in the high-density shell of p_σᵢ; that rule is for high dimensions and allows any
+	// ratio in two. TODO measured.
+	DefaultRatio = 1.5
 	DefaultSteps = 20
 	DefaultRate  = 0.1
 )
 
-// WithDefaults fills the unset fields for scales whose largest is sigmaMax.
-func (l Langevin) WithDefaults(sigmaMax float64) Langevin {
+// WithDefaults fills the unset fields for the noise range n.
+func (l Langevin) WithDefaults(n Noise) Langevin {
+	if l.Levels == 0 {
+		l.Levels = 1
+		if n.SigmaMax > n.SigmaMin {
+			l.Levels += int(math.Ceil(math.Log(n.SigmaMax/n.SigmaMin) / math.Log(DefaultRatio)))
+		}
+	}
 	if l.Steps == 0 {
 		l.Steps = DefaultSteps
 	}
 	if l.Epsilon == 0 {
-		l.Epsilon = DefaultRate * sigmaMax * sigmaMax
+		l.Epsilon = DefaultRate * n.SigmaMax * n.SigmaMax
 	}
 	return l
 }
 
 // Check reports settings that cannot run.
 func (l Langevin) Check() error {
-	if l.Steps < 1 || !(l.Epsilon > 0) || math.IsInf(l.Epsilon, 0) {
-		return fmt.Errorf("score: Langevin dynamics needs steps ≥ 1 and a finite step ε > 0, got %+v", l)
+	if l.Levels < 1 || l.Steps < 1 || !(l.Epsilon > 0) || math.IsInf(l.Epsilon, 0) {
+		return fmt.Errorf("score: Langevin dynamics needs levels ≥ 1, steps ≥ 1 and a finite step ε > 0, got %+v", l)
 	}
 	return nil
 }
@@ -74,21 +84,16 @@ type Sampler struct {
 	denoise *context.Exec
 }
 
-// NewSampler compiles a sampler of score over the scales (any order; one scale for plain Langevin
-// dynamics, where the score may ignore σ) in ctx, which holds the score's variables if it has any.
-func NewSampler(b backends.Backend, ctx *context.Context, score Func, scales []float64, cfg Langevin) (*Sampler, error) {
+// NewSampler compiles a sampler of score over cfg.Levels scales of the noise range (one level at
+// σ_min for plain Langevin dynamics) in ctx, which holds the score's variables if it has any.
+func NewSampler(b backends.Backend, ctx *context.Context, score Func, noise Noise, cfg Langevin) (*Sampler, error) {
+	if err := noise.Check(); err != nil {
+		return nil, err
+	}
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
-	if len(scales) == 0 {
-		return nil, fmt.Errorf("score: a sampler needs at least one noise scale")
-	}
-	for _, s := range scales {
-		if !(s >= 0) || math.IsInf(s, 0) {
-			return nil, fmt.Errorf("score: noise scales must be finite and ≥ 0, got %v", scales)
-		}
-	}
-	s := &Sampler{scales: slices.Sorted(slices.Values(scales)), cfg: cfg}
+	s := &Sampler{scales: noise.Scales(cfg.Levels), cfg: cfg}
 	var err error
 	// in: x, z, σ, α, extra...
 	s.step, err = context.NewExec(b, ctx, func(ctx *context.Context, in []*Node) *Node {
@@ -108,7 +113,7 @@ func NewSampler(b backends.Backend, ctx *context.Context, score Func, scales []f
 }
 
 // Scales are the sampler's noise scales, ascending.
-func (s *Sampler) Scales() []float64 { return slices.Clone(s.scales) }
+func (s *Sampler) Scales() []float64 { return append([]float64(nil), s.scales...) }
 
 // Sample runs the dynamics from x0 [n, d] (float32 or float64) with the caller's extra inputs, drawing
 // the noise from rng, and returns the final state. A state that becomes NaN or Inf is an error: the

@@ -22,56 +22,59 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/probinv/probinv/sbikit/cnf"
 )
 
-// Noise is a geometric sequence of noise scales σ₁ = SigmaMin < … < σ_L = SigmaMax, in the units of the
-// (standardized) data.
+// Noise is the range of noise scales [σ_min, σ_max], in the units of the (standardized) data.
+// Training draws σ log-uniformly from it, the continuum of geometric scales σ₁ < … < σ_L between its
+// ends, so that annealed Langevin dynamics may visit any number of them (Langevin.Levels) without
+// retraining. σ_min = σ_max = 0 is the data itself: plain Langevin dynamics with the score of p.
 type Noise struct {
 	SigmaMin float64 `json:"sigma_min"`
 	SigmaMax float64 `json:"sigma_max"`
-	Levels   int     `json:"levels"` // L
 }
 
-// Scales are σ₁ < … < σ_L, σᵢ = σ_min (σ_max/σ_min)^{(i−1)/(L−1)}.
-func (n Noise) Scales() []float64 {
-	if n.Levels == 1 {
-		return []float64{n.SigmaMax}
-	}
-	s := make([]float64, n.Levels)
+// Scales are L geometric scales σ₁ = σ_min < … < σ_L = σ_max, σᵢ = σ_min (σ_max/σ_min)^{(i−1)/(L−1)};
+// one level is σ_min alone.
+func (n Noise) Scales(levels int) []float64 {
+	s := make([]float64, max(levels, 1))
 	for i := range s {
-		s[i] = n.SigmaMin * math.Pow(n.SigmaMax/n.SigmaMin, float64(i)/float64(n.Levels-1))
+		s[i] = n.SigmaMin
+		if i > 0 {
+			s[i] = n.SigmaMin * math.Pow(n.SigmaMax/n.SigmaMin, float64(i)/float64(levels-1))
+		}
 	}
 	return s
 }
 
-// Check reports scales that are not a geometric sequence.
+// Check reports a range that is not one.
 func (n Noise) Check() error {
-	if !(n.SigmaMin > 0) || !(n.SigmaMax >= n.SigmaMin) || math.IsInf(n.SigmaMax, 0) || n.Levels < 1 ||
-		n.Levels > 1 && n.SigmaMax == n.SigmaMin {
-		return fmt.Errorf("score: noise scales need 0 < σ_min < σ_max (finite) and levels ≥ 1, got %+v", n)
+	if !(n.SigmaMin >= 0 && n.SigmaMax >= n.SigmaMin) || math.IsInf(n.SigmaMax, 0) || n.SigmaMin == 0 && n.SigmaMax > 0 {
+		return fmt.Errorf("score: noise scales need 0 < σ_min ≤ σ_max (finite), or both 0, got %+v", n)
 	}
 	return nil
 }
 
-// The defaults of NoiseFor, in the units of standardized data.
-const (
-	// DefaultSigmaMin is σ₁: small enough that p_σ₁ is p for data of unit scale and posteriors a
-	// hundredth of the prior wide (two_moons' crescent is 0.017 wide in standardized units).
-	DefaultSigmaMin = 0.01
-	// DefaultRatio is σᵢ₊₁/σᵢ. Song & Ermon (2020, technique 2) choose it so that a draw of p_σᵢ₊₁
-	// lies in the high-density shell of p_σᵢ; that rule is for high dimensions and allows any
-	// ratio in two. TODO measured.
-	DefaultRatio = 1.5
-)
+// Sample draws b scales log-uniformly from [σ_min, σ_max] with ctx's random state.
+func (n Noise) Sample(ctx *context.Context, g *Graph, dtype dtypes.DType, b int) *Node {
+	u := ctx.RandomUniform(g, shapes.Make(dtype, b))
+	return MulScalar(Exp(MulScalar(u, math.Log(n.SigmaMax/n.SigmaMin))), n.SigmaMin)
+}
 
-// NoiseFor chooses the scales for the n rows of data x (flat, [n, d]): σ_L the largest distance
-// between two rows (Song & Ermon 2020, technique 1: from σ_L every point can reach every other, so
-// Langevin dynamics started there is not stuck at one mode), σ₁ DefaultSigmaMin and a ratio of
-// about DefaultRatio between levels. At most 2,000 rows, evenly spaced, are compared.
+// DefaultSigmaMin is NoiseFor's σ_min, in the units of standardized data: small enough that p_σ_min
+// is p for data of unit scale and posteriors a hundredth of the prior wide (two_moons' crescent is
+// 0.017 wide in standardized units).
+const DefaultSigmaMin = 0.01
+
+// NoiseFor chooses the range for the n rows of data x (flat, [n, d]): σ_max the largest distance
+// between two rows (Song & Ermon 2020, technique 1: from σ_max every point can reach every other, so
+// Langevin dynamics started there is not stuck at one mode) and σ_min DefaultSigmaMin. At most 2,000
+// rows, evenly spaced, are compared.
 func NoiseFor(x []float32, d int) Noise {
 	n := len(x) / d
 	stride := max(1, n/2000)
@@ -86,9 +89,7 @@ func NoiseFor(x []float32, d int) Noise {
 			far = max(far, s)
 		}
 	}
-	noise := Noise{SigmaMin: DefaultSigmaMin, SigmaMax: max(math.Sqrt(far), 2*DefaultSigmaMin)}
-	noise.Levels = 1 + int(math.Ceil(math.Log(noise.SigmaMax/noise.SigmaMin)/math.Log(DefaultRatio)))
-	return noise
+	return Noise{SigmaMin: DefaultSigmaMin, SigmaMax: max(math.Sqrt(far), 2*DefaultSigmaMin)}
 }
 
 // Func is a score ∇ₓ log p_σ(x) of the density perturbed at scale σ, for x [b, d] and σ a scalar or
@@ -96,9 +97,9 @@ func NoiseFor(x []float32, d int) Noise {
 // learned score plus a physics term, any Func drives a Sampler.
 type Func func(ctx *context.Context, x, sigma *Node, extra []*Node) *Node
 
-// Model is a noise conditional score network s_θ(x, σ, c) = f_θ(x, τ(σ), c)/σ: the network f_θ is the
-// continuous flows' field network (cnf.Net), with time replaced by the position of σ on the log
-// scale, τ = log(σ/σ₁)/log(σ_L/σ₁) ∈ [0, 1]. Dividing by σ is Song & Ermon's (2020) technique 3:
+// Model is a noise conditional score network s_θ(x, σ, c) = f_θ(x, τ(σ), c)/σ over the scales of
+// Noise: the network f_θ is the continuous flows' field network (cnf.Net), with time replaced by the
+// position of σ on the log scale, τ = log(σ/σ_min)/log(σ_max/σ_min) ∈ [0, 1]. Dividing by σ is Song & Ermon's (2020) technique 3:
 // the score of p_σ grows like 1/σ, so f_θ outputs numbers of order one at every scale (it predicts
 // the noise: f_θ ≈ −z).
 type Model struct {
@@ -114,7 +115,7 @@ func (m Model) Score(ctx *context.Context, x, sigma, c *Node) *Node {
 
 // position is τ(σ).
 func (m Model) position(sigma *Node) *Node {
-	if m.Noise.Levels == 1 || m.Noise.SigmaMax == m.Noise.SigmaMin {
+	if m.Noise.SigmaMax == m.Noise.SigmaMin {
 		return ZerosLike(sigma)
 	}
 	return DivScalar(Log(DivScalar(sigma, m.Noise.SigmaMin)), math.Log(m.Noise.SigmaMax/m.Noise.SigmaMin))
@@ -138,20 +139,14 @@ func DSM(s, x, xTilde, sigma *Node) *Node {
 }
 
 // Loss is the multi-scale denoising score matching loss of a batch x [b, d] with contexts c [b, dc]
-// (nil: unconditional), Song & Ermon's (2019) eq. 6: each row draws a scale σᵢ uniformly from the L
-// scales and noise z ~ N(0, I) from ctx's random state, and the loss is the batch mean of
-// λ(σᵢ) ℓ(s_θ; x, x + σᵢz, σᵢ) with λ(σ) = σ², which makes every scale's term of order one.
+// (nil: unconditional), Song & Ermon's (2019) eq. 6 with the scales drawn log-uniformly: each row
+// draws σ (Noise.Sample) and z ~ N(0, I) from ctx's random state, and the loss is the batch mean of
+// λ(σ) ℓ(s_θ; x, x + σz, σ) with λ(σ) = σ², which makes every scale's term of order one: it is
+// ‖f_θ(x + σz, τ(σ), c) + z‖².
 func (m Model) Loss(ctx *context.Context, x, c *Node) *Node {
 	g, dtype := x.Graph(), x.DType()
 	b := x.Shape().Dim(0)
-	// σᵢ = σ₁ γ^i for a uniform level i ∈ {0, …, L−1}, γ the ratio of consecutive scales.
-	sigma := Scalar(g, dtype, m.Noise.SigmaMax)
-	if L := m.Noise.Levels; L > 1 {
-		level := MinScalar(Floor(MulScalar(ctx.RandomUniform(g, shapes.Make(dtype, b)), float64(L))), float64(L-1))
-		sigma = MulScalar(Exp(MulScalar(level, math.Log(m.Noise.SigmaMax/m.Noise.SigmaMin)/float64(L-1))), m.Noise.SigmaMin)
-	} else {
-		sigma = BroadcastToDims(sigma, b)
-	}
+	sigma := m.Noise.Sample(ctx, g, dtype, b)
 	z := ctx.RandomNormal(g, x.Shape())
 	xTilde := Add(x, Mul(Reshape(sigma, b, 1), z))
 	return ReduceAllMean(Mul(Square(sigma), DSM(m.Score(ctx, xTilde, sigma, c), x, xTilde, sigma)))

@@ -39,9 +39,9 @@ func unflat(v []float64, d int) [][]float64 {
 }
 
 // sample runs a sampler of the mixture's exact score from x0.
-func sample(t *testing.T, mix Mixture, scales []float64, cfg Langevin, x0 [][]float64, seed uint64) ([][]float64, Stats) {
+func sample(t *testing.T, mix Mixture, noise Noise, cfg Langevin, x0 [][]float64, seed uint64) ([][]float64, Stats) {
 	t.Helper()
-	s, err := NewSampler(testBackend(t), context.New(), mix.Score, scales, cfg)
+	s, err := NewSampler(testBackend(t), context.New(), mix.Score, noise, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestMixtureScore(t *testing.T) {
 // samples the mixture (C2ST against exact samples).
 func TestLangevinReproducesMixture(t *testing.T) {
 	const n = 2000
-	got, stats := sample(t, threeBumps, []float64{0}, Langevin{Steps: 1000, Epsilon: 0.01, NoDenoise: true},
+	got, stats := sample(t, threeBumps, Noise{}, Langevin{Levels: 1, Steps: 1000, Epsilon: 0.01, NoDenoise: true},
 		uniformBox(n, 2, 3, 4), 5)
 	if stats.Evaluations != 1000 || stats.Steps != 1000 {
 		t.Errorf("stats %+v, want 1000 steps and evaluations", stats)
@@ -159,9 +159,8 @@ func upperShare(x [][]float64) float64 {
 func TestAnnealingRecoversModeWeights(t *testing.T) {
 	const n = 2000
 	x0 := uniformBox(n, 2, 8, 8)
-	plain, _ := sample(t, farModes, []float64{0}, Langevin{Steps: 1000, Epsilon: 0.1, NoDenoise: true}, x0, 9)
-	noise := Noise{SigmaMin: 0.1, SigmaMax: 20, Levels: 10}
-	annealed, stats := sample(t, farModes, noise.Scales(), Langevin{Steps: 100, Epsilon: 0.1 * 400}, x0, 9)
+	plain, _ := sample(t, farModes, Noise{}, Langevin{Levels: 1, Steps: 1000, Epsilon: 0.1, NoDenoise: true}, x0, 9)
+	annealed, stats := sample(t, farModes, Noise{SigmaMin: 0.1, SigmaMax: 20}, Langevin{Levels: 10, Steps: 100, Epsilon: 0.1 * 400}, x0, 9)
 	wp, wa := upperShare(plain), upperShare(annealed)
 	t.Logf("weight of the heavy mode (exact 0.8): plain Langevin %.3f, annealed %.3f (%d evaluations each: %d)", wp, wa, 1000, stats.Evaluations)
 	if math.Abs(wa-0.8) > 0.05 {
@@ -173,7 +172,7 @@ func TestAnnealingRecoversModeWeights(t *testing.T) {
 }
 
 func TestNoise(t *testing.T) {
-	s := Noise{SigmaMin: 0.01, SigmaMax: 10, Levels: 4}.Scales()
+	s := Noise{SigmaMin: 0.01, SigmaMax: 10}.Scales(4)
 	for i, want := range []float64{0.01, 0.1, 1, 10} {
 		if math.Abs(s[i]-want) > 1e-12*want {
 			t.Errorf("scale %d = %g, want %g", i, s[i], want)
@@ -184,10 +183,11 @@ func TestNoise(t *testing.T) {
 	if math.Abs(n.SigmaMax-2*math.Sqrt2) > 1e-6 || n.SigmaMin != DefaultSigmaMin || n.Check() != nil {
 		t.Errorf("NoiseFor: %+v, want σ_max 2√2", n)
 	}
-	if r := math.Pow(n.SigmaMax/n.SigmaMin, 1/float64(n.Levels-1)); r > DefaultRatio || r < DefaultRatio/1.2 {
-		t.Errorf("NoiseFor: ratio %g, want about %g", r, DefaultRatio)
+	l := Langevin{}.WithDefaults(n)
+	if r := math.Pow(n.SigmaMax/n.SigmaMin, 1/float64(l.Levels-1)); r > DefaultRatio || r < DefaultRatio/1.2 {
+		t.Errorf("%d levels: ratio %g, want about %g", l.Levels, r, DefaultRatio)
 	}
-	for _, bad := range []Noise{{}, {SigmaMin: 1, SigmaMax: 0.1, Levels: 3}, {SigmaMin: 0.1, SigmaMax: 1}, {SigmaMin: 1, SigmaMax: 1, Levels: 2}} {
+	for _, bad := range []Noise{{SigmaMin: 1, SigmaMax: 0.1}, {SigmaMax: 1}, {SigmaMin: -1, SigmaMax: 1}, {SigmaMin: 1, SigmaMax: math.Inf(1)}} {
 		if bad.Check() == nil {
 			t.Errorf("%+v passes Check", bad)
 		}
@@ -198,16 +198,16 @@ func TestNoise(t *testing.T) {
 func TestSamplerErrors(t *testing.T) {
 	b, ctx := testBackend(t), context.New()
 	for _, c := range []struct {
-		scales []float64
-		cfg    Langevin
-	}{{nil, Langevin{Steps: 1, Epsilon: 1}}, {[]float64{1}, Langevin{Epsilon: 1}}, {[]float64{1}, Langevin{Steps: 1}},
-		{[]float64{math.NaN()}, Langevin{Steps: 1, Epsilon: 1}}} {
-		if _, err := NewSampler(b, ctx, farModes.Score, c.scales, c.cfg); err == nil {
-			t.Errorf("scales %v, %+v: no error", c.scales, c.cfg)
+		noise Noise
+		cfg   Langevin
+	}{{Noise{}, Langevin{Steps: 1, Epsilon: 1}}, {Noise{}, Langevin{Levels: 1, Epsilon: 1}}, {Noise{}, Langevin{Levels: 1, Steps: 1}},
+		{Noise{SigmaMin: math.NaN()}, Langevin{Levels: 1, Steps: 1, Epsilon: 1}}} {
+		if _, err := NewSampler(b, ctx, farModes.Score, c.noise, c.cfg); err == nil {
+			t.Errorf("%+v, %+v: no error", c.noise, c.cfg)
 		}
 	}
 	// A step of 50 times the variance makes Langevin dynamics on a unit Gaussian blow up.
-	s, err := NewSampler(b, ctx, farModes.Score, []float64{0}, Langevin{Steps: 200, Epsilon: 50})
+	s, err := NewSampler(b, ctx, farModes.Score, Noise{}, Langevin{Levels: 1, Steps: 200, Epsilon: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,4 +216,45 @@ func TestSamplerErrors(t *testing.T) {
 		t.Fatal("a diverging chain gave no error")
 	}
 	t.Log(err)
+}
+
+// TestDSMIdentity checks the identity behind denoising score matching on the mixture, where the
+// perturbed score s* is known: for any s, E‖s(x̃) + (x̃ − x)/σ²‖² = E‖s(x̃) − s*(x̃)‖² + C with C
+// independent of s, so the DSM losses of s and s* differ by E‖s − s*‖² (Monte Carlo, common draws,
+// within four standard errors).
+func TestDSMIdentity(t *testing.T) {
+	const n, sigma = 200000, 0.5
+	rng := rand.New(rand.NewPCG(12, 12))
+	x := threeBumps.Sample(n, 0, rng)
+	xt := make([][]float64, n)
+	for i, r := range x {
+		xt[i] = []float64{r[0] + sigma*rng.NormFloat64(), r[1] + sigma*rng.NormFloat64()}
+	}
+	exec, err := context.NewExec(testBackend(t), context.New(), func(ctx *context.Context, x, xt *Node) []*Node {
+		s := Scalar(x.Graph(), x.DType(), sigma)
+		exact := threeBumps.Score(ctx, xt, s, nil)
+		other := AddScalar(MulScalar(exact, 1.2), 0.3) // a wrong score
+		return []*Node{Sub(DSM(other, x, xt, s), DSM(exact, x, xt, s)), ReduceSum(Square(Sub(other, exact)), -1)}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Exec(tensors.FromFlatDataAndDimensions(flat(x), n, 2), tensors.FromFlatDataAndDimensions(flat(xt), n, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff, _ := tensors.CopyFlatData[float64](out[0])
+	dist, _ := tensors.CopyFlatData[float64](out[1])
+	mean, sq, want := 0.0, 0.0, 0.0
+	for i := range diff {
+		e := diff[i] - dist[i]
+		mean += e / n
+		sq += e * e / n
+		want += dist[i] / n
+	}
+	stderr := math.Sqrt((sq - mean*mean) / n)
+	t.Logf("DSM(s) − DSM(s*) − E‖s − s*‖² = %.4f ± %.4f (E‖s − s*‖² = %.3f)", mean, stderr, want)
+	if math.Abs(mean) > 4*stderr || stderr > 0.05*want {
+		t.Errorf("DSM(s) − DSM(s*) − E‖s − s*‖² = %.4f ± %.4f, want 0", mean, stderr)
+	}
 }

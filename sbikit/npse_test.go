@@ -1,0 +1,150 @@
+package sbikit
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/probinv/probinv/sbikit/backend"
+	"github.com/probinv/probinv/sbikit/cnf"
+	"github.com/probinv/probinv/sbikit/diagnostics"
+	"github.com/probinv/probinv/sbikit/npy"
+	"github.com/probinv/probinv/sbikit/score"
+)
+
+// smallNPSE is a quick score estimator for tests.
+func smallNPSE(dir string, maxEpochs int) NPSE {
+	return NPSE{
+		Net:      cnf.Net{Hidden: 32, Layers: 3},
+		Training: Training{Seed: 3, MaxEpochs: maxEpochs, Dir: dir},
+		Prior:    boxGaussian{},
+	}
+}
+
+// truncatedMoments are the mean and standard deviation of N(μ, σ²) truncated to [−B, B].
+func truncatedMoments(mu float64) (mean, std float64) {
+	phi := func(z float64) float64 { return math.Exp(-0.5*z*z) / math.Sqrt(2*math.Pi) }
+	cdf := func(z float64) float64 { return 0.5 * (1 + math.Erf(z/math.Sqrt2)) }
+	a, b := (-bgBound-mu)/bgSigma, (bgBound-mu)/bgSigma
+	z := cdf(b) - cdf(a)
+	r := (phi(a) - phi(b)) / z
+	return mu + bgSigma*r, bgSigma * math.Sqrt(1+(a*phi(a)-b*phi(b))/z-r*r)
+}
+
+// TestNPSEMatchesAnalyticPosterior trains the score estimator on the box-Gaussian problem and compares
+// its annealed Langevin samples with the exact truncated normal: moments, and C2ST against exact
+// samples. Its LogProb is an error that says why.
+func TestNPSEMatchesAnalyticPosterior(t *testing.T) {
+	model, _, _ := trainBoxGaussian(t, 4000, smallNPSE("", 40))
+	var p boxGaussian
+	for k, yObs := range [][]float64{{0.3, -0.5}, {1.9, 0.2}} {
+		post, err := model.Posterior(yObs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 2000
+		samples, err := post.Sample(n, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Exact samples by rejection from N(y, σ²I).
+		rng := rand.New(rand.NewPCG(11, uint64(k)))
+		exact := make([][]float64, 0, n)
+		for len(exact) < n {
+			x := []float64{yObs[0] + bgSigma*rng.NormFloat64(), yObs[1] + bgSigma*rng.NormFloat64()}
+			if !math.IsInf(p.logPosterior(x, yObs), -1) {
+				exact = append(exact, x)
+			}
+		}
+		c2st, err := diagnostics.C2ST(samples, exact, diagnostics.WithSeed(5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range 2 {
+			mean, sq := 0.0, 0.0
+			for _, s := range samples {
+				mean += s[j] / n
+				sq += s[j] * s[j] / n
+			}
+			std := math.Sqrt(sq - mean*mean)
+			wantMean, wantStd := truncatedMoments(yObs[j])
+			t.Logf("y=%v x_%d: mean %.3f (exact %.3f), std %.3f (exact %.3f)", yObs, j, mean, wantMean, std, wantStd)
+			if math.Abs(mean-wantMean) > 0.1*wantStd || math.Abs(std/wantStd-1) > 0.1 {
+				t.Errorf("y=%v x_%d: mean %.3f and std %.3f, want %.3f and %.3f (±10%% of the std)", yObs, j, mean, std, wantMean, wantStd)
+			}
+		}
+		t.Logf("y=%v: C2ST %.3f against exact samples, %d epochs", yObs, c2st, model.Report().Epochs)
+		if c2st > 0.6 {
+			t.Errorf("y=%v: C2ST %.3f > 0.6", yObs, c2st)
+		}
+		if _, err := post.LogProb(samples[:1]); err == nil || !strings.Contains(err.Error(), "no log-density") {
+			t.Errorf("LogProb of an npse posterior: err = %v, want one saying there is no log-density", err)
+		}
+	}
+}
+
+// TestDSMLearnsMixtureScore trains a noise conditional score network by multi-scale denoising score
+// matching on draws of a 2-D Gaussian mixture, with the training loop of every estimator, and
+// compares it at σ = 0.5 with the mixture's closed-form perturbed score, at draws of p_σ.
+func TestDSMLearnsMixtureScore(t *testing.T) {
+	mix := score.Mixture{
+		Weights: []float64{0.5, 0.3, 0.2},
+		Means:   [][]float64{{-1, 0}, {1, 0.5}, {0, -1.5}},
+		Stds:    []float64{0.5, 0.4, 0.6},
+	}
+	sm := score.Model{Net: cnf.Net{Hidden: 64, Layers: 3, Frequencies: 2}, Noise: score.Noise{SigmaMin: 0.1, SigmaMax: 3}}
+	const n = 8000
+	x := mix.Sample(n, 0, rand.New(rand.NewPCG(1, 1)))
+	data := pairs{x: make([]float32, 0, 2*n), y: make([]float32, n), dimX: 2, dimY: 1}
+	for _, r := range x {
+		data.x = append(data.x, float32(r[0]), float32(r[1]))
+	}
+	data.train, data.valid = split(n, 0.1, 1)
+	model := &Model{ctx: context.New().Checked(false)}
+	var err error
+	if model.backend, err = backend.Get(); err != nil {
+		t.Fatal(err)
+	}
+	if err := model.ctx.SetRNGStateFromSeed(1); err != nil {
+		t.Fatal(err)
+	}
+	loss := func(ctx *context.Context, x, _ *Node) *Node { return sm.Loss(ctx, x, nil) }
+	cfg := Training{MaxEpochs: 200, BatchSize: 128, Seed: 1}.forRegression().withDefaults(n)
+	var report Report
+	if err := fit(model.backend, model.ctx, loss, repeated(loss, validationDraws), data, cfg, &report, nil, func(map[string]*npy.Array) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	const sigma = 0.5
+	xt := mix.Sample(2000, sigma, rand.New(rand.NewPCG(2, 2)))
+	exec, err := context.NewExec(model.backend, model.ctx, func(ctx *context.Context, x *Node) []*Node {
+		s := Scalar(x.Graph(), x.DType(), sigma)
+		return []*Node{sm.Score(ctx.In(modelScope), x, s, nil), mix.Score(ctx, x, s, nil)}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := make([]float32, 0, 2*len(xt))
+	for _, r := range xt {
+		flat = append(flat, float32(r[0]), float32(r[1]))
+	}
+	out, err := exec.Exec(tensors.FromFlatDataAndDimensions(flat, len(xt), 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	learned, _ := tensors.CopyFlatData[float32](out[0])
+	exact, _ := tensors.CopyFlatData[float32](out[1])
+	num, den := 0.0, 0.0
+	for i := range learned {
+		num += float64((learned[i] - exact[i]) * (learned[i] - exact[i]))
+		den += float64(exact[i] * exact[i])
+	}
+	rel := math.Sqrt(num / den)
+	t.Logf("relative error of the learned score at σ = %g: %.3f (%d epochs)", sigma, rel, report.Epochs)
+	if rel > 0.1 {
+		t.Errorf("the learned score's relative error at σ = %g is %.3f, want ≤ 0.1", sigma, rel)
+	}
+}
