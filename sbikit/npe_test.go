@@ -12,6 +12,7 @@ import (
 
 	"github.com/probinv/probinv/sbikit/cnf"
 	"github.com/probinv/probinv/sbikit/flows"
+	"github.com/probinv/probinv/sbikit/score"
 	"github.com/probinv/probinv/sbikit/tasks"
 )
 
@@ -77,7 +78,7 @@ func smallNPE(dir string, maxEpochs int) NPE {
 	}
 }
 
-// trainer is what NPE, FMPE and CNF have in common, for tests that run on all of them.
+// trainer is what NPE, FMPE, CNF and NPSE have in common, for tests that run on all of them.
 type trainer interface {
 	Train(x, y [][]float64) (*Model, error)
 }
@@ -223,6 +224,11 @@ func TestCheckpointResumeIsExact(t *testing.T) {
 		},
 		"fmpe": func(dir string) trainer {
 			e := smallFMPE(dir, 6)
+			e.Training.CheckpointEvery = 1
+			return e
+		},
+		"npse": func(dir string) trainer {
+			e := smallNPSE(dir, 6)
 			e.Training.CheckpointEvery = 1
 			return e
 		},
@@ -385,7 +391,7 @@ func copyDir(t *testing.T, from, to string) {
 	}
 }
 
-// TestContinuousSettingsErrors checks that bad settings of the continuous flows are refused with
+// TestContinuousSettingsErrors checks that bad settings of the continuous flows and of NPSE are refused with
 // the reason, before any training, and that a bad sampler leaves a model's own in place.
 func TestContinuousSettingsErrors(t *testing.T) {
 	x := boxGaussian{}.Sample(100, 1)
@@ -402,6 +408,8 @@ func TestContinuousSettingsErrors(t *testing.T) {
 		"trace":        {CNF{Likelihood: Likelihood{Trace: "exactly"}}, "unknown trace estimator"},
 		"adaptive fit": {CNF{Likelihood: Likelihood{Solver: ODE{Method: "dopri5"}}}, "fixed steps"},
 		"weights":      {CNF{Likelihood: Likelihood{Kinetic: -1}}, "≥ 0"},
+		"noise":        {NPSE{Noise: score.Noise{SigmaMin: 1, SigmaMax: 0.5}}, "σ_min ≤ σ_max"},
+		"langevin":     {NPSE{Langevin: score.Langevin{Steps: -1}}, "steps ≥ 1"},
 	}
 	for name, c := range cases {
 		if _, err := c.e.Train(x, y); err == nil || !strings.Contains(err.Error(), c.want) {
@@ -415,7 +423,15 @@ func TestContinuousSettingsErrors(t *testing.T) {
 	if *model.meta.Sampling != DefaultSampling {
 		t.Errorf("a refused sampler replaced the model's: %+v", *model.meta.Sampling)
 	}
-	if npe, _, _ := trainBoxGaussian(t, 100, smallNPE("", 1)); npe.SetSampling(DefaultSampling) == nil {
-		t.Error("an NPE model accepted an ODE sampler")
+	if npe, _, _ := trainBoxGaussian(t, 100, smallNPE("", 1)); npe.SetSampling(DefaultSampling) == nil || npe.SetLangevin(score.Langevin{}) == nil {
+		t.Error("an NPE model accepted an ODE or Langevin sampler")
+	}
+	npse, _, _ := trainBoxGaussian(t, 100, smallNPSE("", 1))
+	before := *npse.meta.Langevin
+	if err := npse.SetLangevin(score.Langevin{Epsilon: -1}); err == nil || !strings.Contains(err.Error(), "ε > 0") {
+		t.Errorf("SetLangevin(ε < 0): err = %v", err)
+	}
+	if *npse.meta.Langevin != before {
+		t.Errorf("a refused Langevin sampler replaced the model's: %+v", *npse.meta.Langevin)
 	}
 }
