@@ -12,5 +12,10 @@
 //	logp, err := post.LogProb(samples)        // log p(x | y_o)
 //	model, err = sbikit.Load("model")         // later, or from `sbikit train --out model`
 //
+// The other estimators give the same Model and Posterior: FMPE (a continuous flow trained by flow
+// matching), CNF (a continuous flow trained by maximum likelihood through its ODE solver) and NPSE (a
+// score network trained by denoising score matching, sampled by annealed Langevin dynamics; it has
+// no density, so its LogProb is an error).
+//
 // Notation follows the lecture: x are parameters, y observations.
 package sbikit

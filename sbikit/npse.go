@@ -129,10 +129,18 @@ func (m *Model) SetLangevin(l score.Langevin) error {
 	return nil
 }
 
-// NoiseMax is σ_L of an npse model, in standardized units (0 for other methods).
-func (m *Model) NoiseMax() float64 {
+// Noise is the range of noise scales of an npse model, in standardized units (zero for other methods).
+func (m *Model) Noise() score.Noise {
 	if m.meta.Noise == nil {
-		return 0
+		return score.Noise{}
 	}
-	return m.meta.Noise.SigmaMax
+	return *m.meta.Noise
+}
+
+// Langevin is how an npse model samples (zero for other methods); SetLangevin changes it.
+func (m *Model) Langevin() score.Langevin {
+	if m.meta.Langevin == nil {
+		return score.Langevin{}
+	}
+	return *m.meta.Langevin
 }

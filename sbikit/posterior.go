@@ -80,10 +80,11 @@ func (p *flowPosterior) Sample(n int, seed uint64) ([][]float64, error) {
 	return out, nil
 }
 
-// chunkSize rounds a number of draws up to a multiple of 1024 within [1024, 131072], so that
-// sampling compiles few graph shapes and never holds too much in memory.
+// chunkSize rounds a number of draws up to a multiple of 256 within [256, 131072], so that
+// sampling compiles few graph shapes and never holds too much in memory, and wastes little work on
+// samplers that cost hundreds of network passes per draw (npse's Langevin chains).
 func chunkSize(n int) int {
-	const unit, most = 1024, 1 << 17
+	const unit, most = 256, 1 << 17
 	return min(most, max(unit, (n+unit-1)/unit*unit))
 }
 
@@ -149,7 +150,7 @@ func (p *flowPosterior) LogProb(x [][]float64) ([]float64, error) {
 		}
 	}
 	if p.model.logProb == nil {
-		return nil, fmt.Errorf("sbikit: a %s model has no log-density (it learned the score ∇log p, not p); "+
+		return nil, fmt.Errorf("sbikit: %s models have no log-density (they learn the score ∇log p, not p); "+
 			"train npe or fmpe when you need log q", p.model.meta.Method)
 	}
 	if len(x) == 0 {
