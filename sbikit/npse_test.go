@@ -16,12 +16,11 @@ import (
 	"github.com/probinv/probinv/sbikit/score"
 )
 
-// smallNPSE is a quick score estimator for tests. Its batches are small: the denoising loss is a
-// regression onto noisy targets, which needs many steps more than large batches.
+// smallNPSE is a quick score estimator for tests.
 func smallNPSE(dir string, maxEpochs int) NPSE {
 	return NPSE{
 		Net:      cnf.Net{Hidden: 32, Layers: 3},
-		Training: Training{Seed: 3, MaxEpochs: maxEpochs, BatchSize: 128, Dir: dir},
+		Training: Training{Seed: 3, MaxEpochs: maxEpochs, Dir: dir},
 		Prior:    boxGaussian{},
 	}
 }
@@ -122,7 +121,7 @@ func TestDSMLearnsMixtureScore(t *testing.T) {
 		t.Fatal(err)
 	}
 	loss := func(ctx *context.Context, x, _ *Node) *Node { return sm.Loss(ctx, x, nil) }
-	cfg := Training{MaxEpochs: 200, BatchSize: 128, Seed: 1}.forRegression().withDefaults(n)
+	cfg := Training{MaxEpochs: 200, Seed: 1}.forRegression().withDefaults(n)
 	var report Report
 	if err := fit(model.backend, model.ctx, loss, repeated(loss, validationDraws), data, cfg, &report, nil, func(map[string]*npy.Array) error { return nil }); err != nil {
 		t.Fatal(err)

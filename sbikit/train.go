@@ -74,16 +74,21 @@ func (t Training) withDefaults(n int) Training {
 	return t
 }
 
-// forRegression is t with the patience defaults of a regression onto a noisy target (flow matching,
-// denoising score matching): its validation value keeps improving slowly, in small steps that NPE's
-// patience (3 epochs before halving the learning rate, 10 before stopping) mistakes for a plateau.
-// On two_moons these stopped FMPE after 51 epochs at C2ST 0.72; 10 and 30 gave 0.64.
+// forRegression is t with the defaults of a regression onto a noisy target (flow matching, denoising
+// score matching). Its validation value keeps improving slowly, in small steps that NPE's patience
+// (3 epochs before halving the learning rate, 10 before stopping) mistakes for a plateau: on
+// two_moons these stopped FMPE after 51 epochs at C2ST 0.72; 10 and 30 gave 0.64. And it needs many
+// steps more than large batches: on two_moons (10,000 simulations) NPSE reached a validation loss of
+// 0.800 and C2ST 0.797 with NPE's batches of 512, and 0.664 and 0.513 (observations 1–2) with 128.
 func (t Training) forRegression() Training {
 	if t.DecayPatience == 0 {
 		t.DecayPatience = 10
 	}
 	if t.Patience == 0 {
 		t.Patience = 30
+	}
+	if t.BatchSize == 0 {
+		t.BatchSize = 128
 	}
 	return t
 }
