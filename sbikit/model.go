@@ -46,6 +46,8 @@ func newModel(m meta) (*Model, error) {
 		err = model.buildContinuous()
 	case m.Method == methodNPSE && m.Net != nil && m.Noise != nil && m.Langevin != nil:
 		err = model.buildNPSE()
+	case m.Method == methodDiffusion && m.Net != nil && m.Schedule != nil && m.Diffusion != nil:
+		err = model.buildDiffusion()
 	default:
 		err = fmt.Errorf("a %q model without its settings, which this build cannot rebuild", m.Method)
 	}
@@ -79,7 +81,7 @@ func (m *Model) execFunc(exec *context.Exec) func(v []float32, n int, y []float3
 // Report is the record of the model's training.
 func (m *Model) Report() Report { return m.meta.Report }
 
-// Method is the estimator that trained the model ("npe", "fmpe", "cnf" or "npse").
+// Method is the estimator that trained the model ("npe", "fmpe", "cnf", "npse" or "diffusion").
 func (m *Model) Method() string { return m.meta.Method }
 
 // Task is the task name recorded at training ("" if none was given).

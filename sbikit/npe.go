@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/probinv/probinv/sbikit/backend"
 	"github.com/probinv/probinv/sbikit/cnf"
+	"github.com/probinv/probinv/sbikit/diffusion"
 	"github.com/probinv/probinv/sbikit/flows"
 	"github.com/probinv/probinv/sbikit/nn"
 	"github.com/probinv/probinv/sbikit/npy"
@@ -118,32 +119,35 @@ func (s *Support) UnmarshalJSON(b []byte) error {
 // meta is model.json: everything but the weights that is needed to rebuild a trained model, and
 // the record of its training. Each method fills its own settings and leaves the others out.
 type meta struct {
-	Format      int             `json:"format"`
-	Method      string          `json:"method"`
-	Task        string          `json:"task,omitempty"`
-	DimX        int             `json:"dim_x"`
-	DimY        int             `json:"dim_y"`
-	X           Standardizer    `json:"x_standardizer"`
-	Y           Standardizer    `json:"y_standardizer"`
-	Support     *Support        `json:"support,omitempty"`
-	Flow        *flows.Config   `json:"flow,omitempty"`           // npe
-	Net         *cnf.Net        `json:"net,omitempty"`            // fmpe, cnf: the vector field
-	Matching    *cnf.Matching   `json:"matching,omitempty"`       // fmpe
-	Likelihood  *Likelihood     `json:"max_likelihood,omitempty"` // cnf
-	Sampling    *ODE            `json:"sampling,omitempty"`       // fmpe, cnf
-	Density     *ODE            `json:"density,omitempty"`        // fmpe, cnf
-	Noise       *score.Noise    `json:"noise,omitempty"`          // npse
-	Langevin    *score.Langevin `json:"langevin,omitempty"`       // npse
-	Embedding   Embedding       `json:"embedding"`
-	Simulations int             `json:"simulations"`
-	Data        string          `json:"data_fingerprint"`
-	Training    Training        `json:"training_settings"`
-	Report      Report          `json:"training"`
+	Format      int                 `json:"format"`
+	Method      string              `json:"method"`
+	Task        string              `json:"task,omitempty"`
+	DimX        int                 `json:"dim_x"`
+	DimY        int                 `json:"dim_y"`
+	X           Standardizer        `json:"x_standardizer"`
+	Y           Standardizer        `json:"y_standardizer"`
+	Support     *Support            `json:"support,omitempty"`
+	Flow        *flows.Config       `json:"flow,omitempty"`               // npe
+	Net         *cnf.Net            `json:"net,omitempty"`                // fmpe, cnf: the vector field
+	Matching    *cnf.Matching       `json:"matching,omitempty"`           // fmpe
+	Likelihood  *Likelihood         `json:"max_likelihood,omitempty"`     // cnf
+	Sampling    *ODE                `json:"sampling,omitempty"`           // fmpe, cnf
+	Density     *ODE                `json:"density,omitempty"`            // fmpe, cnf
+	Noise       *score.Noise        `json:"noise,omitempty"`              // npse
+	Langevin    *score.Langevin     `json:"langevin,omitempty"`           // npse
+	Schedule    *diffusion.Schedule `json:"schedule,omitempty"`           // diffusion
+	Dropout     float64             `json:"condition_dropout,omitempty"`  // diffusion
+	Diffusion   *diffusion.Sampling `json:"diffusion_sampling,omitempty"` // diffusion
+	Embedding   Embedding           `json:"embedding"`
+	Simulations int                 `json:"simulations"`
+	Data        string              `json:"data_fingerprint"`
+	Training    Training            `json:"training_settings"`
+	Report      Report              `json:"training"`
 }
 
 // settings is what must match for a checkpoint to be resumed: everything the method trains with.
 func (m meta) settings() string {
-	b, err := json.Marshal([]any{m.Method, m.Flow, m.Net, m.Matching, m.Likelihood, m.Noise, m.Embedding, m.Training.persisted(), m.Data})
+	b, err := json.Marshal([]any{m.Method, m.Flow, m.Net, m.Matching, m.Likelihood, m.Noise, m.Schedule, m.Dropout, m.Embedding, m.Training.persisted(), m.Data})
 	if err != nil {
 		panic(err) // plain structs always marshal
 	}
@@ -159,6 +163,8 @@ const (
 	methodFMPE = "fmpe"
 	methodCNF  = "cnf"
 	methodNPSE = "npse"
+	// methodDiffusion is DiffusionPosterior's; `sbikit eval` names it by its sampler, ddpm or ddim.
+	methodDiffusion = "diffusion"
 )
 
 // Train fits the flow to the pairs (x[i], y[i]) and returns the trained model. With Training.Dir set

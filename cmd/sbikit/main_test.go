@@ -264,8 +264,8 @@ func TestBadTrainingFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"train", "--task", "two_moons", "--method", "ddpm", "--out", out}, "available: npe"},
-		{[]string{"eval", "--task", "two_moons", "--method", "ddpm"}, "available: npe, fmpe, cnf, npse"},
+		{[]string{"train", "--task", "two_moons", "--method", "vae", "--out", out}, "available: npe"},
+		{[]string{"eval", "--task", "two_moons", "--method", "sde"}, "available: npe, fmpe, cnf, npse, ddpm, ddim"},
 		{[]string{"train", "--task", "two_moons", "--flow", "glow", "--out", out}, "available: coupling, maf, nsf, nsf-ar"},
 		{[]string{"train", "--task", "two_moons"}, "--out"},
 		{[]string{"train", "--out", out}, "--task"},

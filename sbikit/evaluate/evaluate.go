@@ -21,16 +21,17 @@ import (
 	"github.com/probinv/probinv/sbikit"
 	"github.com/probinv/probinv/sbikit/cnf"
 	"github.com/probinv/probinv/sbikit/diagnostics"
+	"github.com/probinv/probinv/sbikit/diffusion"
 	"github.com/probinv/probinv/sbikit/flows"
 	"github.com/probinv/probinv/sbikit/tasks"
 )
 
 // Methods lists the estimators this build can train: npe (a normalizing flow by maximum
 // likelihood), fmpe (a continuous flow by flow matching), cnf (a continuous flow by maximum
-// likelihood through its ODE solver) and npse (a score network by denoising score matching, sampled
-// by annealed Langevin dynamics). Diffusion estimators come in a later version; they are added here
-// and in Estimator.Train.
-var Methods = []string{"npe", "fmpe", "cnf", "npse"}
+// likelihood through its ODE solver), npse (a score network by denoising score matching, sampled
+// by annealed Langevin dynamics), and ddpm and ddim (a conditional diffusion model, sampled by DDPM's
+// 1000 steps or DDIM's 50).
+var Methods = []string{"npe", "fmpe", "cnf", "npse", "ddpm", "ddim"}
 
 // Estimator is an estimator and its settings: what a model is trained from, besides the data.
 // It is the one place that turns a method name into a trainer, for `sbikit train` and Run alike.
@@ -66,18 +67,24 @@ func (e Estimator) Train(task string, prior tasks.Prior, x, y [][]float64) (*sbi
 		return sbikit.CNF{Net: e.Net, Training: e.Training, Prior: prior, Task: task}.Train(x, y)
 	case "npse":
 		return sbikit.NPSE{Net: e.Net, Training: e.Training, Prior: prior, Task: task}.Train(x, y)
+	case "ddpm", "ddim":
+		return sbikit.DiffusionPosterior{Net: e.Net, Sampling: diffusion.Sampling{Method: e.Method}, Training: e.Training,
+			Prior: prior, Task: task}.Train(x, y)
 	}
 	return sbikit.NPE{Flow: e.Flow, Training: e.Training, Prior: prior, Task: task}.Train(x, y)
 }
 
 // FlowKind is the flow the estimator trains: npe's flow kind, defaults applied ("nsf" for the zero
-// Config), "ode" for the continuous flows of fmpe and cnf, or "score" for npse, which has none.
+// Config), "ode" for the continuous flows of fmpe and cnf, "score" for npse and "diffusion" for
+// ddpm and ddim, which have none.
 func (e Estimator) FlowKind() string {
 	switch e.Method {
 	case "fmpe", "cnf":
 		return "ode"
 	case "npse":
 		return "score"
+	case "ddpm", "ddim":
+		return "diffusion"
 	}
 	return e.Flow.WithDefaults(1).Kind
 }

@@ -95,7 +95,7 @@ func TestRunRefusesBadConfigs(t *testing.T) {
 		want   string
 	}{
 		"unknown task":    {func(c *Config) { c.Task = "no_such_task" }, "valid names are"},
-		"unknown method":  {func(c *Config) { c.Method = "npse" }, "available: npe, fmpe, cnf"},
+		"unknown method":  {func(c *Config) { c.Method = "sde" }, "available: npe, fmpe, cnf, npse, ddpm, ddim"},
 		"unknown flow":    {func(c *Config) { c.Flow.Kind = "glow" }, "available: coupling, maf, nsf, nsf-ar"},
 		"bad observation": {func(c *Config) { c.Obs = []int{0} }, "numbered 1 to 10"},
 		"no simulations":  {func(c *Config) { c.Sims = 0 }, "positive number"},
