@@ -227,11 +227,17 @@ func (m *Model) buildContinuous() error {
 		}
 		return tensors.CopyFlatData[float32](out[0])
 	}
-	// log q(x|y) = log N(z(0); 0, I) + a(0), integrating (z, a) from (x, 0) at t = 1 back to t = 0.
-	m.logProb = func(x []float32, n int, y []float32) ([]float32, error) {
-		out, _, err := densitySolver.Solve(
+	m.logProb = odeDensity(densitySolver, d, 1)
+	return nil
+}
+
+// odeDensity is log q(x|y) of a continuous flow whose data side is at time end: log N(z(0); 0, I) + a(0),
+// integrating the density field's state (z, a) from (x, 0) at t = end back to t = 0.
+func odeDensity(solver *ode.Solver, d int, end float64) func(x []float32, n int, y []float32) ([]float32, error) {
+	return func(x []float32, n int, y []float32) ([]float32, error) {
+		out, _, err := solver.Solve(
 			[]*tensors.Tensor{tensors.FromFlatDataAndDimensions(x, n, d), tensors.FromFlatDataAndDimensions(make([]float32, n), n)},
-			[]*tensors.Tensor{tensors.FromFlatDataAndDimensions(y, 1, len(y))}, 1, 0)
+			[]*tensors.Tensor{tensors.FromFlatDataAndDimensions(y, 1, len(y))}, end, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -253,7 +259,6 @@ func (m *Model) buildContinuous() error {
 		}
 		return lq, nil
 	}
-	return nil
 }
 
 // SetSampling changes how a continuous flow (fmpe, cnf) solves its ODE when sampling: fewer or

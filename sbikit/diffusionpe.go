@@ -9,13 +9,15 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/probinv/probinv/sbikit/cnf"
 	"github.com/probinv/probinv/sbikit/diffusion"
+	"github.com/probinv/probinv/sbikit/ode"
 	"github.com/probinv/probinv/sbikit/tasks"
 )
 
 // DiffusionPosterior is posterior estimation with a conditional denoising diffusion model: a noise
 // predictor ε_θ(x_t, t, y) trained by Algorithm 1 of Ho et al. (2020) on the simulated pairs, with
 // the observation's embedding as the condition, and sampled for an observation by DDPM (Algorithm 2)
-// or DDIM (see diffusion.Sampling). Like NPSE it has no density: LogProb returns an error.
+// or DDIM (see diffusion.Sampling). Its LogProb is the log-likelihood of the probability-flow ODE
+// (diffusion.Flow) solved by adaptive Dormand–Prince steps with the exact trace, as FMPE's (Density).
 //
 //	model, err := sbikit.DiffusionPosterior{Prior: task.Prior()}.Train(x, y)
 //	post, err := model.Posterior(yObs)
@@ -26,6 +28,7 @@ type DiffusionPosterior struct {
 	// Sampling.Guidance can apply classifier-free guidance.
 	Dropout  float64
 	Sampling diffusion.Sampling // default: DDPM with σ_t² = β_t
+	Density  ODE                // how LogProb solves the probability-flow ODE (default DefaultDensity)
 
 	Embedding Embedding
 	Training  Training
@@ -40,7 +43,8 @@ func (e DiffusionPosterior) Train(x, y [][]float64) (*Model, error) {
 		return nil, err
 	}
 	net, schedule, sampling := e.Net.WithDefaults(dimX), e.Schedule.WithDefaults(), e.Sampling.WithDefaults()
-	m := meta{Method: methodDiffusion, Net: &net, Schedule: &schedule, Dropout: e.Dropout, Diffusion: &sampling}
+	density := e.Density.withDefaults(DefaultDensity)
+	m := meta{Method: methodDiffusion, Net: &net, Schedule: &schedule, Dropout: e.Dropout, Diffusion: &sampling, Density: &density}
 	return train(m, e.Embedding, e.Training.forRegression(), e.Prior, e.Task, x, y)
 }
 
@@ -67,10 +71,23 @@ func (m *Model) buildDiffusion() error {
 		return dm.Loss(ctx, x, emb.apply(ctx, y))
 	}
 	m.validation = repeated(m.loss, validationDraws)
-	sampler, err := diffusion.NewSampler(m.backend, m.ctx, func(ctx *context.Context, x, t *Node, extra []*Node) *Node {
+	eps := func(ctx *context.Context, x, t *Node, extra []*Node) *Node {
 		ctx = ctx.In(modelScope)
 		return dm.Guided(ctx, x, t, emb.apply(ctx, extra[0]), sampling.Guidance)
-	}, tb, sampling)
+	}
+	sampler, err := diffusion.NewSampler(m.backend, m.ctx, eps, tb, sampling)
+	if err != nil {
+		return err
+	}
+	opts, err := m.meta.Density.options()
+	if err != nil {
+		return err
+	}
+	flow := diffusion.Flow{Tables: tb, Eps: eps}
+	cf := cnf.Flow{Dim: m.meta.DimX, Net: flow}
+	densitySolver, err := ode.NewSolver(m.backend, m.ctx, func(ctx *context.Context, extra []*Node) ode.Field {
+		return cf.DensityField(ctx, extra[0], nil)
+	}, opts)
 	if err != nil {
 		return err
 	}
@@ -83,7 +100,7 @@ func (m *Model) buildDiffusion() error {
 		}
 		return tensors.CopyFlatData[float32](out)
 	}
-	m.logProb = nil
+	m.logProb = odeDensity(densitySolver, d, flow.End())
 	return nil
 }
 

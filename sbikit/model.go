@@ -46,7 +46,7 @@ func newModel(m meta) (*Model, error) {
 		err = model.buildContinuous()
 	case m.Method == methodNPSE && m.Net != nil && m.Noise != nil && m.Langevin != nil:
 		err = model.buildNPSE()
-	case m.Method == methodDiffusion && m.Net != nil && m.Schedule != nil && m.Diffusion != nil:
+	case m.Method == methodDiffusion && m.Net != nil && m.Schedule != nil && m.Diffusion != nil && m.Density != nil:
 		err = model.buildDiffusion()
 	default:
 		err = fmt.Errorf("a %q model without its settings, which this build cannot rebuild", m.Method)

@@ -328,26 +328,30 @@ func TestContinuousFlowCLI(t *testing.T) {
 	}
 }
 
-// TestScoreCLI trains a tiny NPSE model from the command line and samples it by annealed Langevin
-// dynamics; its samples lie in the prior's support.
+// TestScoreCLI trains tiny NPSE and DDIM models from the command line and samples them (by annealed
+// Langevin dynamics, by DDIM's reverse process); their samples lie in the prior's support.
 func TestScoreCLI(t *testing.T) {
 	needSbibm(t)
-	dir := t.TempDir()
-	model := filepath.Join(dir, "model")
-	s := runJSON(t, "train", "--method", "npse", "--task", "two_moons", "--sims", "300", "--max-epochs", "2",
-		"--hidden", "16", "--out", model, "--json")[0]
-	if s["method"] != "npse" || s["flow"] != "score" || s["epochs"] != 2.0 {
-		t.Errorf("train summary %v: want npse, score, 2 epochs", s)
-	}
-	path := filepath.Join(dir, "s.npy")
-	runJSON(t, "sample", "--model", model, "--obs-index", "1", "--n", "200", "--out", path, "--json")
-	rows := readRows(t, path)
-	if len(rows) != 200 {
-		t.Fatalf("%d samples, want 200", len(rows))
-	}
-	for _, x := range rows {
-		if x[0] < -1 || x[0] > 1 || x[1] < -1 || x[1] > 1 {
-			t.Fatalf("sample %v lies outside the prior's support [-1, 1]²", x)
+	// An untrained noise predictor (ε ≈ 0) sends DDIM's x̂₀ = x_T/√ᾱ_T far outside the prior, so the
+	// diffusion model trains a little longer.
+	for _, c := range []struct{ method, flow, sims, epochs string }{{"npse", "score", "300", "2"}, {"ddim", "diffusion", "1000", "20"}} {
+		dir := t.TempDir()
+		model := filepath.Join(dir, "model")
+		s := runJSON(t, "train", "--method", c.method, "--task", "two_moons", "--sims", c.sims, "--max-epochs", c.epochs,
+			"--hidden", "16", "--out", model, "--json")[0]
+		if s["method"] != c.method && !(c.method == "ddim" && s["method"] == "diffusion") || s["flow"] != c.flow {
+			t.Errorf("train summary %v: want %s, %s", s, c.method, c.flow)
+		}
+		path := filepath.Join(dir, "s.npy")
+		runJSON(t, "sample", "--model", model, "--obs-index", "1", "--n", "200", "--out", path, "--json")
+		rows := readRows(t, path)
+		if len(rows) != 200 {
+			t.Fatalf("%s: %d samples, want 200", c.method, len(rows))
+		}
+		for _, x := range rows {
+			if x[0] < -1 || x[0] > 1 || x[1] < -1 || x[1] > 1 {
+				t.Fatalf("%s: sample %v lies outside the prior's support [-1, 1]²", c.method, x)
+			}
 		}
 	}
 }
