@@ -23,7 +23,6 @@ import (
 	"math"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
-
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/ml/context"
