@@ -9,6 +9,7 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/probinv/probinv/internal/chain"
 )
 
 // Bound is the variational bound of the lecture on −log p_θ(x₀), per sample, in nats:
@@ -44,7 +45,7 @@ func Bound(b backends.Backend, ctx *context.Context, eps Func, tb Tables, varian
 	if err != nil {
 		return nil, err
 	}
-	sq, err := flat64(x0)
+	sq, err := chain.Float64s(x0)
 	if err != nil {
 		return nil, err
 	}
@@ -64,10 +65,10 @@ func Bound(b backends.Backend, ctx *context.Context, eps Func, tb Tables, varian
 			sigma2 = tb.PosteriorVar[t]
 		}
 		a := math.Sqrt(tb.Alpha[t])
-		args := []any{x0, normals(rng, dtype, []int{n, d}, true)}
+		args := []any{x0, chain.Normals(rng, dtype, n, d)}
 		for _, v := range []float64{float64(t), math.Sqrt(tb.AlphaBar[t]), math.Sqrt(1 - tb.AlphaBar[t]), tb.MeanX0[t], tb.MeanXt[t],
 			1 / a, tb.Beta[t] / (a * math.Sqrt(1-tb.AlphaBar[t])), 1 / (2 * sigma2)} {
-			args = append(args, scalarOf(dtype, v))
+			args = append(args, chain.Scalar(dtype, v))
 		}
 		for _, e := range extra {
 			args = append(args, e)
@@ -76,7 +77,7 @@ func Bound(b backends.Backend, ctx *context.Context, eps Func, tb Tables, varian
 		if err != nil {
 			return nil, fmt.Errorf("diffusion: %w", err)
 		}
-		term, err := flat64(out[0])
+		term, err := chain.Float64s(out[0])
 		if err != nil {
 			return nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/probinv/probinv/internal/chain"
 )
 
 // Sampling is how the reverse process runs.
@@ -155,8 +156,13 @@ func (s *Sampler) Sample(xT *tensors.Tensor, extra []*tensors.Tensor, rng *rand.
 	}
 	x := xT
 	for _, st := range s.steps {
-		args := []any{x, normals(rng, dtype, xT.Shape().Dimensions, st.sigma > 0), scalarOf(dtype, float64(st.t)),
-			scalarOf(dtype, st.c1), scalarOf(dtype, st.c2), scalarOf(dtype, st.sigma)}
+		// The last DDPM step and deterministic DDIM take no noise, and draw none, so that their samples
+		// depend only on x_T.
+		z := tensors.FromShape(xT.Shape())
+		if st.sigma > 0 {
+			z = chain.Normals(rng, dtype, xT.Shape().Dimensions...)
+		}
+		args := []any{x, z, chain.Scalar(dtype, float64(st.t)), chain.Scalar(dtype, st.c1), chain.Scalar(dtype, st.c2), chain.Scalar(dtype, st.sigma)}
 		for _, e := range extra {
 			args = append(args, e)
 		}
@@ -171,50 +177,4 @@ func (s *Sampler) Sample(xT *tensors.Tensor, extra []*tensors.Tensor, rng *rand.
 		stats.Evaluations++
 	}
 	return x, stats, nil
-}
-
-// normals is a tensor of N(0, 1) draws from rng (zeros when draw is false: the last DDPM step and
-// deterministic DDIM take no noise, and draw none, so their samples depend only on x_T).
-func normals(rng *rand.Rand, dtype dtypes.DType, dims []int, draw bool) *tensors.Tensor {
-	n := 1
-	for _, d := range dims {
-		n *= d
-	}
-	if dtype == dtypes.Float32 {
-		z := make([]float32, n)
-		for i := range z {
-			if draw {
-				z[i] = float32(rng.NormFloat64())
-			}
-		}
-		return tensors.FromFlatDataAndDimensions(z, dims...)
-	}
-	z := make([]float64, n)
-	for i := range z {
-		if draw {
-			z[i] = rng.NormFloat64()
-		}
-	}
-	return tensors.FromFlatDataAndDimensions(z, dims...)
-}
-
-// scalarOf is v as a scalar tensor of dtype (float32 or float64).
-func scalarOf(dtype dtypes.DType, v float64) *tensors.Tensor {
-	if dtype == dtypes.Float32 {
-		return tensors.FromScalar(float32(v))
-	}
-	return tensors.FromScalar(v)
-}
-
-// flat64 copies a float32 or float64 tensor's values as float64.
-func flat64(t *tensors.Tensor) ([]float64, error) {
-	if t.DType() == dtypes.Float64 {
-		return tensors.CopyFlatData[float64](t)
-	}
-	v, err := tensors.CopyFlatData[float32](t)
-	out := make([]float64, len(v))
-	for i, x := range v {
-		out[i] = float64(x)
-	}
-	return out, err
 }

@@ -10,6 +10,8 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/probinv/probinv/internal/chain"
+	"github.com/probinv/probinv/sbikit/tasks"
 )
 
 // Langevin configures (annealed) Langevin dynamics, Song & Ermon's (2019) Algorithm 1: for each of
@@ -133,7 +135,6 @@ func (s *Sampler) Sample(x0 *tensors.Tensor, extra []*tensors.Tensor, rng *rand.
 	if x0.Rank() != 2 || dtype != dtypes.Float32 && dtype != dtypes.Float64 {
 		return nil, stats, fmt.Errorf("score: the initial state must be a float32 or float64 matrix [n, d], got %s", x0.Shape())
 	}
-	size := x0.Size()
 	largest := s.scales[len(s.scales)-1]
 	x := x0
 	next := func(exec *context.Exec, args ...any) error {
@@ -155,18 +156,22 @@ func (s *Sampler) Sample(x0 *tensors.Tensor, extra []*tensors.Tensor, rng *rand.
 			alpha *= (sigma / largest) * (sigma / largest)
 		}
 		for range s.cfg.Steps {
-			if err := next(s.step, x, normals(rng, dtype, x0.Shape().Dimensions, size), scalar(dtype, sigma), scalar(dtype, alpha)); err != nil {
+			if err := next(s.step, x, chain.Normals(rng, dtype, x0.Shape().Dimensions...), chain.Scalar(dtype, sigma), chain.Scalar(dtype, alpha)); err != nil {
 				return nil, stats, err
 			}
 			stats.Steps++
 		}
 	}
 	if !s.cfg.NoDenoise {
-		if err := next(s.denoise, x, scalar(dtype, s.scales[0])); err != nil {
+		if err := next(s.denoise, x, chain.Scalar(dtype, s.scales[0])); err != nil {
 			return nil, stats, err
 		}
 	}
-	if bad := nonFinite(x); bad > 0 {
+	bad, err := nonFinite(x)
+	if err != nil {
+		return nil, stats, err
+	}
+	if bad > 0 {
 		return nil, stats, fmt.Errorf("score: %d of %d Langevin chains diverged (NaN or Inf): lower the step ε (now %g)",
 			bad, x0.Shape().Dim(0), s.cfg.Epsilon)
 	}
@@ -181,50 +186,17 @@ func toAny(ts []*tensors.Tensor) []any {
 	return out
 }
 
-func scalar(dtype dtypes.DType, v float64) *tensors.Tensor {
-	if dtype == dtypes.Float32 {
-		return tensors.FromScalar(float32(v))
-	}
-	return tensors.FromScalar(v)
-}
-
-// normals is a tensor of standard normal draws from rng.
-func normals(rng *rand.Rand, dtype dtypes.DType, dims []int, size int) *tensors.Tensor {
-	if dtype == dtypes.Float32 {
-		z := make([]float32, size)
-		for i := range z {
-			z[i] = float32(rng.NormFloat64())
-		}
-		return tensors.FromFlatDataAndDimensions(z, dims...)
-	}
-	z := make([]float64, size)
-	for i := range z {
-		z[i] = rng.NormFloat64()
-	}
-	return tensors.FromFlatDataAndDimensions(z, dims...)
-}
-
 // nonFinite counts the rows of x [n, d] with a NaN or Inf.
-func nonFinite(x *tensors.Tensor) int {
-	n, d, bad := x.Shape().Dim(0), x.Shape().Dim(1), 0
-	count := func(isBad func(int) bool) {
-		for i := range n {
-			for j := range d {
-				if isBad(i*d + j) {
-					bad++
-					break
-				}
-			}
+func nonFinite(x *tensors.Tensor) (int, error) {
+	v, err := chain.Float64s(x)
+	if err != nil {
+		return 0, err
+	}
+	d, bad := x.Shape().Dim(1), 0
+	for i := 0; i < len(v); i += d {
+		if !tasks.Finite(v[i : i+d]) {
+			bad++
 		}
 	}
-	if x.DType() == dtypes.Float32 {
-		tensors.ConstFlatData(x, func(v []float32) {
-			count(func(k int) bool { f := float64(v[k]); return math.IsNaN(f) || math.IsInf(f, 0) })
-		})
-	} else {
-		tensors.ConstFlatData(x, func(v []float64) {
-			count(func(k int) bool { return math.IsNaN(v[k]) || math.IsInf(v[k], 0) })
-		})
-	}
-	return bad
+	return bad, nil
 }
