@@ -5,27 +5,17 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
-	"github.com/probinv/probinv/sbikit/backend"
+	"github.com/probinv/probinv/internal/testbackend"
 	"github.com/probinv/probinv/sbikit/ode"
 )
-
-func testBackend(t *testing.T) backends.Backend {
-	t.Helper()
-	b, err := backend.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // run evaluates fn on float64 inputs (flat data with their dimensions) and returns its outputs flat.
 func run(t *testing.T, ctx *context.Context, fn any, inputs ...*tensors.Tensor) [][]float64 {
 	t.Helper()
-	exec, err := context.NewExecAny(testBackend(t), ctx, fn)
+	exec, err := context.NewExecAny(testbackend.Get(t), ctx, fn)
 	if err != nil {
 		t.Fatal(err)
 	}

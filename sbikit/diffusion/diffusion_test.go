@@ -5,24 +5,15 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
-	"github.com/probinv/probinv/sbikit/backend"
+	"github.com/probinv/probinv/internal/chain"
+	"github.com/probinv/probinv/internal/testbackend"
 	"github.com/probinv/probinv/sbikit/cnf"
 	"github.com/probinv/probinv/sbikit/ode"
 )
-
-func testBackend(t *testing.T) backends.Backend {
-	t.Helper()
-	b, err := backend.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 func TestScheduleTables(t *testing.T) {
 	lin := Schedule{}.WithDefaults()
@@ -106,17 +97,17 @@ func gaussianEpsilon(tb Tables, mu, s float64) Func {
 // mean and variance of the samples.
 func sampleGaussian(t *testing.T, tb Tables, s Sampling, mu, sd float64, n int) (mean, variance float64, stats Stats) {
 	t.Helper()
-	sm, err := NewSampler(testBackend(t), context.New(), gaussianEpsilon(tb, mu, sd), tb, s)
+	sm, err := NewSampler(testbackend.Get(t), context.New(), gaussianEpsilon(tb, mu, sd), tb, s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(2, 2))
-	xT := normals(rng, dtypes.Float64, []int{n, 2}, true)
+	xT := chain.Normals(rng, dtypes.Float64, n, 2)
 	out, stats, err := sm.Sample(xT, nil, rng)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := flat64(out)
+	v, err := chain.Float64s(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +165,7 @@ func TestBoundWithExactEpsilon(t *testing.T) {
 		truth += (0.5*z*z + math.Log(sd*math.Sqrt(2*math.Pi))) / n
 	}
 	for _, variance := range []string{VarianceBeta, VariancePosterior} {
-		bound, err := Bound(testBackend(t), context.New(), gaussianEpsilon(tb, mu, sd), tb, variance,
+		bound, err := Bound(testbackend.Get(t), context.New(), gaussianEpsilon(tb, mu, sd), tb, variance,
 			tensors.FromFlatDataAndDimensions(x, n, 2), nil, rng)
 		if err != nil {
 			t.Fatal(err)
@@ -206,7 +197,7 @@ func TestProbabilityFlowLogLikelihood(t *testing.T) {
 		tb := Schedule{Kind: kind}.WithDefaults().Tables()
 		flow := Flow{Tables: tb, Eps: gaussianEpsilon(tb, mu, sd)}
 		cf := cnf.Flow{Dim: 2, Net: flow}
-		solver, err := ode.NewSolver(testBackend(t), context.New(), func(ctx *context.Context, _ []*Node) ode.Field {
+		solver, err := ode.NewSolver(testbackend.Get(t), context.New(), func(ctx *context.Context, _ []*Node) ode.Field {
 			return cf.DensityField(ctx, nil, nil)
 		}, ode.Options{Method: ode.DormandPrince, RTol: 1e-6, ATol: 1e-6})
 		if err != nil {
@@ -224,8 +215,8 @@ func TestProbabilityFlowLogLikelihood(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		z, _ := flat64(out[0])
-		a, _ := flat64(out[1])
+		z, _ := chain.Float64s(out[0])
+		a, _ := chain.Float64s(out[1])
 		abT := tb.AlphaBar[tb.T]
 		v1 := abT*sd*sd + 1 - abT
 		mean, variance := math.Sqrt(ab)*mu-math.Sqrt(v/v1)*math.Sqrt(abT)*mu, v/v1

@@ -8,6 +8,7 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/probinv/probinv/internal/testbackend"
 )
 
 // testConfig is a small flow of each kind: enough transforms that both halves of every coupling split
@@ -49,7 +50,7 @@ func randomFlow(t *testing.T, kind string, dim, dc int, scale float64, seed uint
 // runCtx evaluates fn on x [n, d] and c [nc, dc] (float64) and returns its outputs as flat slices.
 func runCtx(t *testing.T, ctx *context.Context, fn any, x []float64, n, d int, c []float64, nc, dc int) [][]float64 {
 	t.Helper()
-	exec, err := context.NewExecAny(testBackend(t), ctx, fn)
+	exec, err := context.NewExecAny(testbackend.Get(t), ctx, fn)
 	if err != nil {
 		t.Fatal(err)
 	}

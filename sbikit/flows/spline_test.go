@@ -6,27 +6,15 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
-	"github.com/probinv/probinv/sbikit/backend"
+	"github.com/probinv/probinv/internal/testbackend"
 )
 
 const (
 	testBound = 3.0
 	testBins  = 8
 )
-
-// testBackend is the shared backend (tensors cannot cross backend instances); backend.Get also
-// installs probinv's gradient rules.
-func testBackend(t *testing.T) backends.Backend {
-	t.Helper()
-	b, err := backend.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // splineParams holds a test case as flat float64 data: x [n, d] and the three parameter tensors.
 type splineParams struct {
@@ -116,7 +104,7 @@ func run(t *testing.T, exec *Exec, in []*tensors.Tensor) [][]float64 {
 
 // roundTripExec maps x forward and the result back: x, y, log|dy/dx|, x', log|dx/dy| at y.
 func roundTripExec(t *testing.T) *Exec {
-	return MustNewExec(testBackend(t), func(x, uw, uh, ud *Node) []*Node {
+	return MustNewExec(testbackend.Get(t), func(x, uw, uh, ud *Node) []*Node {
 		y, ld := RationalQuadraticSpline(x, uw, uh, ud, testBound, false)
 		xr, ldInv := RationalQuadraticSpline(y, uw, uh, ud, testBound, true)
 		return []*Node{y, ld, xr, ldInv}
@@ -124,7 +112,7 @@ func roundTripExec(t *testing.T) *Exec {
 }
 
 func forwardExec(t *testing.T, inverse bool) *Exec {
-	return MustNewExec(testBackend(t), func(x, uw, uh, ud *Node) (*Node, *Node) {
+	return MustNewExec(testbackend.Get(t), func(x, uw, uh, ud *Node) (*Node, *Node) {
 		return RationalQuadraticSpline(x, uw, uh, ud, testBound, inverse)
 	})
 }
@@ -293,10 +281,10 @@ func TestParameterGradients(t *testing.T) {
 			y, ld := RationalQuadraticSpline(x, uw, uh, ud, testBound, inverse)
 			return ReduceAllSum(Add(Mul(y, Reshape(SliceAxis(w, 0, AxisElem(0)), y.Shape().Dimensions...)), Mul(ld, Reshape(SliceAxis(w, 0, AxisElem(1)), y.Shape().Dimensions...))))
 		}
-		lossExec := MustNewExec(testBackend(t), func(x, uw, uh, ud, w *Node) *Node {
+		lossExec := MustNewExec(testbackend.Get(t), func(x, uw, uh, ud, w *Node) *Node {
 			return loss(x, uw, uh, ud, w)
 		})
-		gradExec := MustNewExec(testBackend(t), func(x, uw, uh, ud, w *Node) []*Node {
+		gradExec := MustNewExec(testbackend.Get(t), func(x, uw, uh, ud, w *Node) []*Node {
 			return Gradient(loss(x, uw, uh, ud, w), x, uw, uh, ud)
 		})
 		eval := func(q splineParams) float64 {
@@ -392,7 +380,7 @@ func TestGradientAtBounds(t *testing.T) {
 	p := randomParams(8, 2, 2, testBins)
 	p.x = []float64{-testBound, testBound, testBound, -testBound}
 	for _, inverse := range []bool{false, true} {
-		exec := MustNewExec(testBackend(t), func(x, uw, uh, ud *Node) *Node {
+		exec := MustNewExec(testbackend.Get(t), func(x, uw, uh, ud *Node) *Node {
 			y, _ := RationalQuadraticSpline(x, uw, uh, ud, testBound, inverse)
 			return Gradient(ReduceAllSum(y), x)[0]
 		})

@@ -5,22 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
-	"github.com/probinv/probinv/sbikit/backend"
+	"github.com/probinv/probinv/internal/testbackend"
 )
-
-func testBackend(t *testing.T) backends.Backend {
-	t.Helper()
-	b, err := backend.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // The test problem has a tuple state shaped like a CNF's, with a known solution:
 //
@@ -112,7 +102,7 @@ func slope(hs, errs []float64) float64 {
 // integrateAll runs Integrate with each of the step counts in one graph and returns the final states.
 func integrateAll(t *testing.T, m Method, t0, t1 float64, ns []int) [][]float64 {
 	t.Helper()
-	exec, err := context.NewExec(testBackend(t), context.New(), func(ctx *context.Context, z0 []*Node) []*Node {
+	exec, err := context.NewExec(testbackend.Get(t), context.New(), func(ctx *context.Context, z0 []*Node) []*Node {
 		var outs []*Node
 		for _, n := range ns {
 			outs = append(outs, Integrate(m, constField(z0[0].Graph(), dtypes.Float64), z0, t0, t1, n)...)
@@ -174,7 +164,7 @@ func TestIntegrateOrder(t *testing.T) {
 // TestIntegrateGradient backpropagates through the unrolled solver: for z′ = cos(t)·z every step is
 // linear in z, so ∂z(T)/∂z₀ = z(T)/z₀ exactly.
 func TestIntegrateGradient(t *testing.T) {
-	exec, err := context.NewExec(testBackend(t), context.New(), func(ctx *context.Context, z0 *Node) []*Node {
+	exec, err := context.NewExec(testbackend.Get(t), context.New(), func(ctx *context.Context, z0 *Node) []*Node {
 		f := func(t *Node, z []*Node) []*Node { return []*Node{Mul(Reshape(Cos(t), 1), z[0])} }
 		zT := Integrate(RK4, f, []*Node{z0}, 0, 1.5, 8)[0]
 		return []*Node{zT, Gradient(ReduceAllSum(zT), z0)[0]}
@@ -207,7 +197,7 @@ func system(ctx *context.Context, extra []*Node) Field {
 
 func newSolver(t *testing.T, opts Options) *Solver {
 	t.Helper()
-	s, err := NewSolver(testBackend(t), context.New().Checked(false), system, opts)
+	s, err := NewSolver(testbackend.Get(t), context.New().Checked(false), system, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +290,7 @@ func TestSolverStiff(t *testing.T) {
 			return []*Node{MulScalar(Sub(z[0], Reshape(Cos(t), 1)), -lambda)}
 		}
 	}
-	s, err := NewSolver(testBackend(t), context.New(), sys, Options{RTol: 1e-3, ATol: 1e-5})
+	s, err := NewSolver(testbackend.Get(t), context.New(), sys, Options{RTol: 1e-3, ATol: 1e-5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +316,7 @@ func TestSolverFloat32(t *testing.T) {
 	sys := func(ctx *context.Context, extra []*Node) Field {
 		return func(t *Node, z []*Node) []*Node { return []*Node{Mul(Reshape(Cos(t), 1, 1), z[0])} }
 	}
-	s, err := NewSolver(testBackend(t), context.New(), sys, Options{RTol: 1e-4, ATol: 1e-6})
+	s, err := NewSolver(testbackend.Get(t), context.New(), sys, Options{RTol: 1e-4, ATol: 1e-6})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +369,7 @@ func TestSolverErrors(t *testing.T) {
 		{FirstStep: -0.1},
 		{Method: bad, Steps: 2},
 	} {
-		if _, err := NewSolver(testBackend(t), context.New(), system, opts); err == nil {
+		if _, err := NewSolver(testbackend.Get(t), context.New(), system, opts); err == nil {
 			t.Errorf("options %+v accepted", opts)
 		}
 	}

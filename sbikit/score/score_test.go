@@ -5,22 +5,12 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
-	"github.com/probinv/probinv/sbikit/backend"
+	"github.com/probinv/probinv/internal/testbackend"
 	"github.com/probinv/probinv/sbikit/diagnostics"
 )
-
-func testBackend(t *testing.T) backends.Backend {
-	t.Helper()
-	b, err := backend.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 func flat(rows [][]float64) []float64 {
 	var out []float64
@@ -41,7 +31,7 @@ func unflat(v []float64, d int) [][]float64 {
 // sample runs a sampler of the mixture's exact score from x0.
 func sample(t *testing.T, mix Mixture, noise Noise, cfg Langevin, x0 [][]float64, seed uint64) ([][]float64, Stats) {
 	t.Helper()
-	s, err := NewSampler(testBackend(t), context.New(), mix.Score, noise, cfg)
+	s, err := NewSampler(testbackend.Get(t), context.New(), mix.Score, noise, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +72,7 @@ func TestMixtureScore(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	x := threeBumps.Sample(50, 1, rng)
 	for _, sigma := range []float64{0, 0.1, 0.5, 2} {
-		exec, err := context.NewExec(testBackend(t), context.New(), func(ctx *context.Context, x *Node) *Node {
+		exec, err := context.NewExec(testbackend.Get(t), context.New(), func(ctx *context.Context, x *Node) *Node {
 			return threeBumps.Score(ctx, x, Scalar(x.Graph(), x.DType(), sigma), nil)
 		})
 		if err != nil {
@@ -196,7 +186,7 @@ func TestNoise(t *testing.T) {
 
 // TestSamplerErrors: bad settings and a diverging chain are errors that name the fix.
 func TestSamplerErrors(t *testing.T) {
-	b, ctx := testBackend(t), context.New()
+	b, ctx := testbackend.Get(t), context.New()
 	for _, c := range []struct {
 		noise Noise
 		cfg   Langevin
@@ -230,7 +220,7 @@ func TestDSMIdentity(t *testing.T) {
 	for i, r := range x {
 		xt[i] = []float64{r[0] + sigma*rng.NormFloat64(), r[1] + sigma*rng.NormFloat64()}
 	}
-	exec, err := context.NewExec(testBackend(t), context.New(), func(ctx *context.Context, x, xt *Node) []*Node {
+	exec, err := context.NewExec(testbackend.Get(t), context.New(), func(ctx *context.Context, x, xt *Node) []*Node {
 		s := Scalar(x.Graph(), x.DType(), sigma)
 		exact := threeBumps.Score(ctx, xt, s, nil)
 		other := AddScalar(MulScalar(exact, 1.2), 0.3) // a wrong score
