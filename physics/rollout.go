@@ -8,9 +8,8 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/probinv/probinv/physics/grid"
+	"github.com/probinv/probinv/sbikit/progress"
 )
-
-// TODO(issue 7): bodies. The signatures are fixed: the simulators are written against them.
 
 // Simulator is one explicit time step of a PDE on a grid. Its state is a list of fields, each
 // [b, n] (1-D) or [b, ny, nx] (2-D): one field for heat or Burgers, velocity components and density
@@ -47,8 +46,61 @@ type Options struct {
 // Rollout runs steps steps of sim from state, compiling Step once and calling it in a Go loop.
 // It returns the final state and the snapshots asked for; a state that turns non-finite stops the
 // rollout with an error naming the step.
+//
+// snapshots[i] is the state after (i+1)·opts.Every steps (the initial state is the caller's own);
+// the last snapshot and final may be the same tensors. sim.Check runs first, so an unstable dt is
+// reported before any work. The compiled step also returns whether the new state is finite, a
+// reduction in the graph, so that the check costs no copy of the state to the host.
 func Rollout(b backends.Backend, sim Simulator, state []*tensors.Tensor, steps int, opts Options) (final []*tensors.Tensor, snapshots [][]*tensors.Tensor, err error) {
-	panic("physics.Rollout: not yet implemented")
+	if err := sim.Check(); err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case len(state) == 0:
+		return nil, nil, fmt.Errorf("physics: Rollout needs a state of at least one field")
+	case steps < 0:
+		return nil, nil, fmt.Errorf("physics: Rollout needs steps ≥ 0, got %d", steps)
+	case opts.Every < 0:
+		return nil, nil, fmt.Errorf("physics: Options.Every must be ≥ 0 (0: no snapshots), got %d", opts.Every)
+	}
+	n := len(state)
+	exec, err := NewExec(b, func(in []*Node) []*Node {
+		next := sim.Step(in)
+		if len(next) != n {
+			panic(fmt.Sprintf("physics: Step returned %d fields from a state of %d", len(next), n))
+		}
+		finite := LogicalAll(IsFinite(next[0]))
+		for _, x := range next[1:] {
+			finite = LogicalAnd(finite, LogicalAll(IsFinite(x)))
+		}
+		return append(next, finite)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer exec.Finalize()
+	bar := progress.New(opts.Progress, steps, fmt.Sprintf("rollout %T", sim))
+	defer bar.Done()
+	in := make([]any, n)
+	for step := 1; step <= steps; step++ {
+		for i, x := range state {
+			in[i] = x
+		}
+		out, err := exec.Exec(in...)
+		if err != nil {
+			return nil, snapshots, fmt.Errorf("physics: step %d: %w", step, err)
+		}
+		if !tensors.ToScalar[bool](out[n]) {
+			return nil, snapshots, fmt.Errorf("physics: the state is not finite after step %d of %d: "+
+				"dt too large for the scheme, or a non-finite initial state", step, steps)
+		}
+		state = out[:n]
+		if opts.Every > 0 && step%opts.Every == 0 {
+			snapshots = append(snapshots, state)
+		}
+		bar.Add(1)
+	}
+	return state, snapshots, nil
 }
 
 // Unroll builds steps steps of sim into the graph, so that a loss of the final state can be
