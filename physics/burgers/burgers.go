@@ -39,13 +39,13 @@ import (
 // Burgers steps the viscous Burgers equation on a 1-D grid. Its state is one field u, [b, n].
 type Burgers struct {
 	Domain grid.Grid // a 1-D grid, any boundary
-	Nu     float64   // the viscosity ν ≥ 0 (0: the inviscid equation, whose shocks stay one to two cells wide)
+	Nu     float64   // the viscosity ν ≥ 0 (0: the inviscid equation; the scheme spreads shocks over a few cells)
 	Dt     float64   // the time step; see MaxDt
 	// UMax bounds |u| over the whole run; it sets the CFL limit of Check. Burgers' maximum principle
 	// makes max|u₀| such a bound forever: use Bound(u0).
 	UMax float64
 	// MUSCL selects the second-order reconstruction with the minmod limiter; false is the first-order
-	// scheme (cell averages as face states), more diffusive and twice as stable.
+	// scheme (cell averages as face states), more diffusive, with twice the advective limit on dt.
 	MUSCL bool
 }
 
@@ -56,7 +56,7 @@ func (s Burgers) Grid() grid.Grid { return s.Domain }
 
 // courant is the largest Courant number a·dt/dx of the advective part alone at which its forward-
 // Euler step is TVD: 1 for the first-order Rusanov scheme, ½ with the minmod-limited MUSCL
-// reconstruction (Harten's incremental-form conditions; LeVeque §6.12).
+// reconstruction (Harten's incremental-form conditions; LeVeque 2002, ch. 6).
 func (s Burgers) courant() float64 {
 	if s.MUSCL {
 		return 0.5
@@ -72,9 +72,22 @@ func (s Burgers) courant() float64 {
 // as a convex combination of an advective step and a viscous step shows that this one rule makes the
 // whole step TVD with no new extrema; it reduces to the CFL condition UMax·dt/dx ≤ c when ν = 0 and to
 // the diffusion number ν·dt/dx² ≤ ½ when u = 0. SSP-RK2 keeps the property at the same dt.
-func (s Burgers) MaxDt() float64 {
+func (s Burgers) MaxDt() float64 { return s.maxDt(s.UMax) }
+
+// maxDt is MaxDt for the bound uMax on |u|.
+func (s Burgers) maxDt(uMax float64) float64 {
 	dx := s.Domain.Dx(0)
-	return 1 / (s.UMax/(s.courant()*dx) + 2*s.Nu/(dx*dx))
+	return 1 / (uMax/(s.courant()*dx) + 2*s.Nu/(dx*dx))
+}
+
+// unstable is the StabilityError of Dt for the bound uMax on |u|, named bound in the message, or nil.
+func (s Burgers) unstable(uMax float64, bound string) error {
+	maxDt := s.maxDt(uMax)
+	if s.Dt <= maxDt {
+		return nil
+	}
+	return &physics.StabilityError{Dt: s.Dt, MaxDt: maxDt,
+		Rule: fmt.Sprintf("dt·(u/(%g·dx) + 2ν/dx²) ≤ 1 with u = %s, ν = %g, dx = %g", s.courant(), bound, s.Nu, s.Domain.Dx(0))}
 }
 
 // Check reports settings that cannot run: a *physics.StabilityError when Dt > MaxDt.
@@ -92,11 +105,28 @@ func (s Burgers) Check() error {
 	case !(s.Dt > 0) || math.IsInf(s.Dt, 0):
 		return fmt.Errorf("burgers: Dt must be finite and > 0, got %g (the largest stable one is %g)", s.Dt, s.MaxDt())
 	}
-	if maxDt := s.MaxDt(); s.Dt > maxDt {
-		return &physics.StabilityError{Dt: s.Dt, MaxDt: maxDt,
-			Rule: fmt.Sprintf("dt·(UMax/(%g·dx) + 2ν/dx²) ≤ 1 with UMax = %g, ν = %g, dx = %g", s.courant(), s.UMax, s.Nu, s.Domain.Dx(0))}
+	return s.unstable(s.UMax, fmt.Sprintf("UMax = %g", s.UMax))
+}
+
+// CheckState is Check for the state the rollout starts from: a *physics.StabilityError when Dt exceeds
+// the largest stable step for max|u₀| (UMax below the state's actual bound), another error when the
+// state is not one finite field over the grid. Without it a wrong UMax shows only when the rollout
+// blows up (Rollout's non-finite error), or as oscillations if it does not.
+func (s Burgers) CheckState(state []*tensors.Tensor) error {
+	if err := s.Check(); err != nil {
+		return err
 	}
-	return nil
+	if len(state) != 1 {
+		return fmt.Errorf("burgers: the state is one field u, got %d", len(state))
+	}
+	if dims := state[0].Shape().Dimensions; len(dims) != 2 || dims[1] != s.Domain.N[0] {
+		return fmt.Errorf("burgers: u must be [batch, %d] over the grid, got shape %v", s.Domain.N[0], dims)
+	}
+	m, err := Bound(state[0])
+	if err != nil || m <= s.UMax {
+		return err
+	}
+	return s.unstable(m, fmt.Sprintf("the state's max|u₀| = %g, above UMax = %g (set UMax = Bound(u0))", m, s.UMax))
 }
 
 // Bound is max|u₀| over all cells and batch rows of a float32 or float64 field: a bound on |u| for
@@ -174,8 +204,8 @@ func slopeGrid(g grid.Grid) grid.Grid {
 }
 
 // rusanov is the Rusanov flux F(uᴸ, uᴿ) = ½(f(uᴸ) + f(uᴿ)) − ½ max(|uᴸ|, |uᴿ|)(uᴿ − uᴸ) of
-// f(u) = u²/2: the central flux plus the least dissipation that makes it monotone for the local wave
-// speeds.
+// f(u) = u²/2: the central flux plus the dissipation of the larger local wave speed, which makes the
+// flux monotone (nondecreasing in uᴸ, nonincreasing in uᴿ).
 func rusanov(left, right *Node) *Node {
 	central := MulScalar(Add(Square(left), Square(right)), 0.25)
 	speed := Max(Abs(left), Abs(right))

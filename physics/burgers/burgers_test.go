@@ -402,8 +402,9 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-// TestBound checks UMax's helper, and that a wrong bound (UMax 1 for |u| up to 4: four times the
-// stable dt) ends the rollout with Rollout's non-finite error instead of returning garbage.
+// TestBound checks UMax's helper, and a wrong bound (UMax 1 for |u| up to 4: four times the stable
+// dt): CheckState names the stable dt, and the rollout ends with Rollout's non-finite error instead
+// of returning garbage.
 func TestBound(t *testing.T) {
 	const n = 64
 	g := grid.New1D(n, 2*math.Pi, grid.Periodic)
@@ -429,6 +430,16 @@ func TestBound(t *testing.T) {
 
 	s := Burgers{Domain: g, Nu: 0, UMax: 1}
 	s.Dt = s.MaxDt()
+	state := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(u0, 1, n)}
+	var stab *physics.StabilityError
+	if err := s.CheckState(state); !errors.As(err, &stab) || math.Abs(stab.MaxDt-s.Dt/slicesMax(u0)) > 1e-12 {
+		t.Errorf("CheckState with UMax 1 for max|u₀| = %g gives %v, want a StabilityError with MaxDt %g", slicesMax(u0), err, s.Dt/slicesMax(u0))
+	} else {
+		t.Log(err)
+	}
+	if err := s.CheckState([]*tensors.Tensor{tensors.FromFlatDataAndDimensions(u0, 2, n/2)}); err == nil {
+		t.Error("CheckState of a field of the wrong shape: no error")
+	}
 	_, _, err := physics.Rollout(testbackend.Get(t), s, []*tensors.Tensor{tensors.FromFlatDataAndDimensions(u0, 1, n)}, 1000, physics.Options{})
 	if err == nil || !strings.Contains(err.Error(), "not finite") {
 		t.Errorf("a rollout with UMax four times too small gives %v, want the non-finite error", err)
