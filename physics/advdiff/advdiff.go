@@ -12,8 +12,10 @@
 // monotone). A cell changes by the difference of the fluxes through its two faces, so what leaves
 // one cell enters its neighbour and, on a periodic grid, the mass Σ c·dx·dy is conserved to
 // rounding whatever v (divergence-free or not). Walls (Dirichlet or Neumann grids) are closed to
-// the flow: the face velocity on them is zero. Diffusion is κ times the grid Laplacian, with the
-// grid's boundary condition.
+// the flow: the face velocity on them is zero. Diffusion is the face flux −κ·(c_{i+1} − c_i)/dx,
+// whose difference is the grid Laplacian's stencil with the grid's ghost cells (grid.Laplacian to
+// rounding): folded into the same face coefficients as advection, one flux difference per axis
+// carries both, which halves the work of a step on the pure-Go backend.
 //
 // Time: the upwind scheme steps with forward Euler, first order like its fluxes, one flux
 // evaluation per step and monotone (no new extrema, c ≥ 0 stays) under the outflow condition of
@@ -63,9 +65,9 @@ type Sim struct {
 	dt     float64
 	scheme Scheme
 
-	// lo[a], hi[a] are the coefficients of the flux through the faces along axis a,
-	// F_{j−½} = lo[a][j]·c[j−1] + hi[a][j]·c[j] over the n+1 faces j (Grid.Faces' layout), flat in
-	// row-major order over the face dimensions faces[a].
+	// lo[a], hi[a] are the coefficients of −dt times the flux through the faces along axis a,
+	// −dt·F_{j−½} = lo[a][j]·c[j−1] + hi[a][j]·c[j] over the n+1 faces j (Grid.Faces' layout), flat
+	// in row-major order over the face dimensions faces[a]; see increment.
 	lo, hi [][]float64
 	faces  [][]int
 }
@@ -76,24 +78,36 @@ type Sim struct {
 // build common flows. It returns Check's error for settings that cannot run, a
 // *physics.StabilityError when dt exceeds MaxDt.
 func New(g grid.Grid, v [][]float64, kappa, dt float64, scheme Scheme) (*Sim, error) {
-	s := &Sim{g: g, v: v, kappa: kappa, dt: dt, scheme: scheme}
+	s := &Sim{g: g, kappa: kappa, dt: dt, scheme: scheme}
+	for _, va := range v { // a copy, so that Check keeps describing the coefficients
+		s.v = append(s.v, append([]float64(nil), va...))
+	}
 	if err := s.Check(); err != nil {
 		return nil, err
 	}
+	s.build()
+	return s, nil
+}
+
+// build computes the face coefficients of s's settings, which must be valid (not necessarily
+// stable: the stability tests step past MaxDt).
+func (s *Sim) build() {
+	g, kappa, dt := s.g, s.kappa, s.dt
 	for a := range g.N {
-		u, dims := faceVelocity(g, v[a], a)
+		u, dims := faceVelocity(g, s.v[a], a)
 		lo, hi := make([]float64, len(u)), make([]float64, len(u))
+		d := kappa / g.Dx(a)
 		for j, uj := range u {
-			if scheme == Upwind {
-				// c_{j−½} is c[j−1] when the flow goes up the axis, c[j] when it goes down.
-				lo[j], hi[j] = max(uj, 0), min(uj, 0)
-			} else {
-				lo[j], hi[j] = uj/2, uj/2
+			// The flux F_{j−½} = u·c_{j−½} − κ·(c[j] − c[j−1])/dx, with c_{j−½} = c[j−1] when the
+			// flow goes up the axis and c[j] when it goes down (upwind) or their average (central).
+			fLo, fHi := uj/2, uj/2
+			if s.scheme == Upwind {
+				fLo, fHi = max(uj, 0), min(uj, 0)
 			}
+			lo[j], hi[j] = -dt*(fLo+d), -dt*(fHi-d)
 		}
 		s.lo, s.hi, s.faces = append(s.lo, lo), append(s.hi, hi), append(s.faces, dims)
 	}
-	return s, nil
 }
 
 // Grid is the simulator's grid.
@@ -242,7 +256,7 @@ func (s *Sim) Step(state []*Node) []*Node {
 	c := state[0]
 	lo, hi := s.coefficients(c.Graph(), c.DType())
 	// euler is u + dt·L(u), L(u) = −∇·(v u) + κ∆u.
-	euler := func(u *Node) *Node { return Add(u, MulScalar(s.rate(u, lo, hi), s.dt)) }
+	euler := func(u *Node) *Node { return Add(u, s.increment(u, lo, hi)) }
 	if s.scheme == Upwind {
 		return []*Node{euler(c)}
 	}
@@ -261,7 +275,7 @@ func (s *Sim) Step(state []*Node) []*Node {
 func (s *Sim) Residual(prev, next []*Node) *Node {
 	c := prev[0]
 	lo, hi := s.coefficients(c.Graph(), c.DType())
-	r := Sub(DivScalar(Sub(next[0], c), s.dt), s.rate(c, lo, hi))
+	r := DivScalar(Sub(Sub(next[0], c), s.increment(c, lo, hi)), s.dt)
 	axes := make([]int, s.g.Dim())
 	for a := range axes {
 		axes[a] = a + 1
@@ -269,24 +283,20 @@ func (s *Sim) Residual(prev, next []*Node) *Node {
 	return ReduceMean(Square(r), axes...)
 }
 
-// rate is L(c) = −∇·(v c) + κ∆c: minus the difference of the face fluxes
-// F_{j−½} = lo·c[j−1] + hi·c[j] along each axis, plus κ times the grid Laplacian.
-func (s *Sim) rate(c *Node, lo, hi []*Node) *Node {
-	var div *Node
+// increment is forward Euler's change dt·L(c), L(c) = −∇·(v c) + κ∆c = −Σ_a (F_{i+½} − F_{i−½})/dx_a:
+// the difference along each axis of the face values lo·c[j−1] + hi·c[j] = −dt·F_{j−½}.
+func (s *Sim) increment(c *Node, lo, hi []*Node) *Node {
+	var inc *Node
 	for a := range s.g.N {
 		left, right := s.g.Faces(c, a)
 		d := s.g.FaceDifference(Add(Mul(lo[a], left), Mul(hi[a], right)), a)
-		if div == nil {
-			div = d
+		if inc == nil {
+			inc = d
 		} else {
-			div = Add(div, d)
+			inc = Add(inc, d)
 		}
 	}
-	r := Neg(div)
-	if s.kappa != 0 {
-		r = Add(r, MulScalar(s.g.Laplacian(c), s.kappa))
-	}
-	return r
+	return inc
 }
 
 // coefficients are the face flux coefficients as constants of g, shaped [1, faces…] to broadcast

@@ -178,6 +178,52 @@ func TestFourierMode(t *testing.T) {
 	}
 }
 
+// TestOperator: one Euler increment dt·L(c) is the grid operators' −v·∇c + κ∆c for a uniform v on
+// a periodic grid (grid.AdvectUpwind or AdvectCentral, grid.Laplacian), and the diffusion alone is
+// κ·grid.Laplacian with each boundary's ghost cells.
+func TestOperator(t *testing.T) {
+	b := testbackend.Get(t)
+	const kappa, dt = 0.02, 1e-3
+	rng := rand.New(rand.NewPCG(1, 2))
+	c0 := make([]float64, 2*6*8)
+	for i := range c0 {
+		c0[i] = rng.NormFloat64()
+	}
+	for _, tc := range []struct {
+		bc     grid.Boundary
+		v      []float64
+		scheme Scheme
+	}{
+		{grid.Periodic, []float64{0.7, -1.3}, Upwind},
+		{grid.Periodic, []float64{0.7, -1.3}, Central},
+		{grid.Dirichlet, []float64{0, 0}, Central},
+		{grid.Neumann, []float64{0, 0}, Upwind},
+	} {
+		g := grid.New2D(6, 8, 1.5, 1, tc.bc)
+		sim, err := New(g, Uniform(g, tc.v...), kappa, dt, tc.scheme)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := tensors.FromFlatDataAndDimensions(c0, 2, 6, 8)
+		diff, err := ExecOnce(b, func(c *Node) *Node {
+			lo, hi := sim.coefficients(c.Graph(), c.DType())
+			got := DivScalar(sim.increment(c, lo, hi), dt)
+			v := []*Node{Scalar(c.Graph(), c.DType(), tc.v[0]), Scalar(c.Graph(), c.DType(), tc.v[1])}
+			adv := g.AdvectCentral(c, v)
+			if tc.scheme == Upwind {
+				adv = g.AdvectUpwind(c, v)
+			}
+			return Sub(got, Sub(MulScalar(g.Laplacian(c), kappa), adv))
+		}, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := rms(tensors.MustCopyFlatData[float64](diff), make([]float64, len(c0))); e > 1e-12 {
+			t.Errorf("%s %s v = %v: L(c) differs from the grid operators by %g RMS", tc.bc, tc.scheme, tc.v, e)
+		}
+	}
+}
+
 // TestMass: the conservative fluxes keep the mass Σc·dx·dy of a blob in the cellular flow, over
 // many steps, on a periodic grid and in a closed (Neumann) box; upwind keeps c ≥ 0.
 func TestMass(t *testing.T) {
@@ -264,26 +310,34 @@ func TestStability(t *testing.T) {
 		}
 		t.Logf("%s: %v", scheme, err)
 
-		// The guard without diffusion: noise under 200 steps at MaxDt and at 1.1·MaxDt.
-		maxDt, _ = MaxDt(g, v, 0, scheme)
-		sim, err := New(g, v, 0, maxDt, scheme)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stable := norm(run(t, sim, field(g, noise, dtypes.Float64), 200)) / norm(noise)
-		sim.dt = 1.1 * maxDt // past the guard: Rollout would refuse, so step with an Exec
-		exec, err := NewExec(b, func(c *Node) *Node { return sim.Step([]*Node{c})[0] })
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := field(g, noise, dtypes.Float64)
-		for range 200 {
-			c = exec.MustExec1(c)
-		}
-		unstable := norm(tensors.MustCopyFlatData[float64](c)) / norm(noise)
-		t.Logf("%s, κ = 0: RMS growth over 200 steps %.3g at MaxDt, %.3g at 1.1·MaxDt", scheme, stable, unstable)
-		if stable > 1+1e-9 || unstable < 2 {
-			t.Errorf("%s: RMS growth %.3g at MaxDt (want ≤ 1), %.3g at 1.1·MaxDt (want > 2)", scheme, stable, unstable)
+		// The guard is tight for advection alone and for diffusion alone: noise does not grow over
+		// 200 steps at MaxDt, and does 10% beyond it.
+		for _, flow := range []struct {
+			v     [][]float64
+			kappa float64
+		}{{v, 0}, {Uniform(g, 0, 0), kappa}} {
+			maxDt, _ := MaxDt(g, flow.v, flow.kappa, scheme)
+			sim, err := New(g, flow.v, flow.kappa, maxDt, scheme)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stable := norm(run(t, sim, field(g, noise, dtypes.Float64), 200)) / norm(noise)
+			// Past the guard New and Rollout refuse: build the simulator and step it with an Exec.
+			sim = &Sim{g: g, v: flow.v, kappa: flow.kappa, dt: 1.1 * maxDt, scheme: scheme}
+			sim.build()
+			exec, err := NewExec(b, func(c *Node) *Node { return sim.Step([]*Node{c})[0] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := field(g, noise, dtypes.Float64)
+			for range 200 {
+				c = exec.MustExec1(c)
+			}
+			unstable := norm(tensors.MustCopyFlatData[float64](c)) / norm(noise)
+			t.Logf("%s, κ = %g: RMS growth over 200 steps %.3g at MaxDt, %.3g at 1.1·MaxDt", scheme, flow.kappa, stable, unstable)
+			if stable > 1+1e-9 || unstable < 2 {
+				t.Errorf("%s, κ = %g: RMS growth %.3g at MaxDt (want ≤ 1), %.3g at 1.1·MaxDt (want > 2)", scheme, flow.kappa, stable, unstable)
+			}
 		}
 	}
 }
