@@ -2,6 +2,7 @@ package advdiff
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -450,32 +451,34 @@ func TestRK3Region(t *testing.T) {
 	}
 }
 
-// BenchmarkStep measures cell-updates per second of one compiled step, batch 16, float32.
+// BenchmarkStep measures cell-updates per second of one compiled step at batch 16.
 func BenchmarkStep(b *testing.B) {
 	be := testbackend.Get(b)
 	for _, scheme := range []Scheme{Upwind, Central} {
 		for _, n := range []int{64, 128} {
-			b.Run(string(scheme)+"/"+map[int]string{64: "64x64", 128: "128x128"}[n], func(b *testing.B) {
-				const batch = 16
-				g := grid.New2D(n, n, 1, 1, grid.Periodic)
-				v, _ := Cellular(g, 1)
-				dt, _ := MaxDt(g, v, 1e-3, scheme)
-				sim, err := New(g, v, 1e-3, dt, scheme)
-				if err != nil {
-					b.Fatal(err)
-				}
-				exec, err := NewExec(be, func(c *Node) *Node { return sim.Step([]*Node{c})[0] })
-				if err != nil {
-					b.Fatal(err)
-				}
-				c := tensors.FromShape(shapes.Make(dtypes.Float32, batch, n, n))
-				c = exec.MustExec1(c) // compile
-				b.ResetTimer()
-				for range b.N {
-					c = exec.MustExec1(c)
-				}
-				b.ReportMetric(float64(batch*n*n)*float64(b.N)/b.Elapsed().Seconds(), "cells/s")
-			})
+			for _, dtype := range []dtypes.DType{dtypes.Float32, dtypes.Float64} {
+				b.Run(fmt.Sprintf("%s/%dx%d/%s", scheme, n, n, dtype), func(b *testing.B) {
+					const batch = 16
+					g := grid.New2D(n, n, 1, 1, grid.Periodic)
+					v, _ := Cellular(g, 1)
+					dt, _ := MaxDt(g, v, 1e-3, scheme)
+					sim, err := New(g, v, 1e-3, dt, scheme)
+					if err != nil {
+						b.Fatal(err)
+					}
+					exec, err := NewExec(be, func(c *Node) *Node { return sim.Step([]*Node{c})[0] })
+					if err != nil {
+						b.Fatal(err)
+					}
+					c := tensors.FromShape(shapes.Make(dtype, batch, n, n))
+					c = exec.MustExec1(c) // compile
+					b.ResetTimer()
+					for range b.N {
+						c = exec.MustExec1(c)
+					}
+					b.ReportMetric(float64(batch*n*n)*float64(b.N)/b.Elapsed().Seconds(), "cells/s")
+				})
+			}
 		}
 	}
 }
