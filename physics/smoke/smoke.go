@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/probinv/probinv/physics"
@@ -98,11 +99,23 @@ func (s Smoke) Check() error {
 	return s.cfl(s.MaxSpeed, "MaxSpeed")
 }
 
-// CheckState is the stability guard on a state's actual speed: a *StabilityError when
-// dt·max|v|/min(dx, dy) exceeds CFL for the state's velocity, e.g. a rollout's snapshot.
+// CheckState is Check for a state, e.g. the one a rollout starts from or a rollout's snapshot: a
+// *StabilityError when dt·max|v|/min(dx, dy) exceeds CFL for the state's actual velocity, another
+// error when the state is not four finite float32 or float64 [b, ny, nx] fields.
 func (s Smoke) CheckState(state []*tensors.Tensor) error {
+	if err := s.Check(); err != nil {
+		return err
+	}
 	if len(state) != NumFields {
 		return fmt.Errorf("smoke: the state is [vx, vy, d, s], got %d fields", len(state))
+	}
+	for _, f := range state {
+		if dims := f.Shape().Dimensions; len(dims) != 3 || dims[1] != s.Box.N[0] || dims[2] != s.Box.N[1] {
+			return fmt.Errorf("smoke: fields are [b, %d, %d] over the box, got shape %v", s.Box.N[0], s.Box.N[1], dims)
+		}
+		if dt := f.DType(); dt != dtypes.Float32 && dt != dtypes.Float64 {
+			return fmt.Errorf("smoke: fields must be float32 or float64, got %s", dt)
+		}
 	}
 	speed := 0.0
 	for _, v := range state[VX : VY+1] {
@@ -110,14 +123,17 @@ func (s Smoke) CheckState(state []*tensors.Tensor) error {
 			switch f := flat.(type) {
 			case []float64:
 				for _, x := range f {
-					speed = math.Max(speed, math.Abs(x))
+					speed = max(speed, math.Abs(x))
 				}
 			case []float32:
 				for _, x := range f {
-					speed = math.Max(speed, math.Abs(float64(x)))
+					speed = max(speed, math.Abs(float64(x)))
 				}
 			}
 		})
+	}
+	if math.IsNaN(speed) || math.IsInf(speed, 0) {
+		return fmt.Errorf("smoke: the velocity is not finite")
 	}
 	return s.cfl(speed, "the state's max|v|")
 }
