@@ -70,6 +70,20 @@ func TestSimulateWritesDataset(t *testing.T) {
 	}
 }
 
+// TestSimulatePDETask writes a heat2d dataset (sbikit/tasks/pde) and reads it back.
+func TestSimulatePDETask(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "heat.npz")
+	runJSON(t, "simulate", "--task", "heat2d", "--n", "20", "--seed", "3", "--out", path, "--json")
+	d, err := datasets.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Task != "heat2d" || d.Seed != 3 || len(d.X) != 20 || len(d.X[0]) != 1024 || len(d.Y[0]) != 1024 {
+		t.Errorf("loaded %s seed %d with %d rows of %d and %d values, want heat2d seed 3 with 20 of 1024 and 1024",
+			d.Task, d.Seed, len(d.X), len(d.X[0]), len(d.Y[0]))
+	}
+}
+
 // TestC2STOnFiles compares a .csv with a .npy: the same distribution gives about 0.5, a shifted
 // one clearly more; a missing file is an error that names it.
 func TestC2STOnFiles(t *testing.T) {

@@ -11,6 +11,20 @@ import (
 // uniformPrior is U(lo, hi) in every dimension.
 type uniformPrior struct{ lo, hi []float64 }
 
+// Uniform is the prior U(lo_j, hi_j) in every dimension j, for tasks outside this package (see
+// Register). It panics unless lo and hi have the same length and lo_j < hi_j.
+func Uniform(lo, hi []float64) Prior {
+	if len(lo) != len(hi) {
+		panic(fmt.Sprintf("tasks: Uniform: %d lower bounds and %d upper bounds", len(lo), len(hi)))
+	}
+	for j := range lo {
+		if !(lo[j] < hi[j]) {
+			panic(fmt.Sprintf("tasks: Uniform: dimension %d has lo = %g, hi = %g; want lo < hi", j, lo[j], hi[j]))
+		}
+	}
+	return uniformPrior{lo: clone(lo), hi: clone(hi)}
+}
+
 // uniformBox is U(-b, b)^dim.
 func uniformBox(dim int, b float64) uniformPrior {
 	p := uniformPrior{lo: make([]float64, dim), hi: make([]float64, dim)}

@@ -21,6 +21,12 @@ func stream(seed, salt uint64, i int) *rand.Rand {
 	return rand.New(rand.NewPCG(seed^salt, uint64(i)))
 }
 
+// SimulatorStream is the random stream row i of a Simulate call with the given seed draws from, for
+// tasks outside this package (see Register), so that they seed their rows as these do.
+func SimulatorStream(seed uint64, i int) *rand.Rand {
+	return stream(seed, simulatorSalt, i)
+}
+
 // parallelRows calls f(i) for i in [0, n) on GOMAXPROCS goroutines, in contiguous chunks.
 // Each row draws from its own stream, so the result does not depend on the scheduling.
 func parallelRows(n int, f func(i int)) {
