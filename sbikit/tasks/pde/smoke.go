@@ -14,9 +14,9 @@ import (
 // x = (y, x), the disk's centre (grid-axis order, y up), uniform on the box [Lo, Hi]; y = the density
 // after Horizon steps on the box's cells, row-major [ny][nx], + N(0, Sigma²) per cell.
 //
-// The cap's horizontal position follows the release point's, but its height is the release height
-// plus a rise that the flow sets, and the semi-Lagrangian advection smears it: the posterior is a
-// blob around the true centre, longer in y than in x, that grows with the noise.
+// The cap's horizontal position follows the release point's; its height is the release height plus
+// a rise that the flow sets, and the semi-Lagrangian advection smears its rim, so the faint parts of
+// the picture sink into the noise.
 type Smoke struct {
 	Plume           smoke.Smoke // the simulator's settings
 	Horizon         int         // the number of Plume.Dt steps to the observation
