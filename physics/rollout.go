@@ -7,6 +7,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/probinv/probinv/internal/chain"
 	"github.com/probinv/probinv/physics/grid"
 	"github.com/probinv/probinv/sbikit/progress"
 )
@@ -69,11 +70,7 @@ func Rollout(b backends.Backend, sim Simulator, state []*tensors.Tensor, steps i
 		if len(next) != n {
 			panic(fmt.Sprintf("physics: Step returned %d fields from a state of %d", len(next), n))
 		}
-		finite := LogicalAll(IsFinite(next[0]))
-		for _, x := range next[1:] {
-			finite = LogicalAnd(finite, LogicalAll(IsFinite(x)))
-		}
-		return append(next, finite)
+		return append(next, chain.AllFinite(next))
 	})
 	if err != nil {
 		return nil, nil, err

@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/probinv/probinv/internal/chain"
 )
 
 // System builds the field inside a graph from the context (the network's variables) and extra inputs
@@ -106,7 +107,7 @@ func NewSolver(b backends.Backend, ctx *context.Context, sys System, opts Option
 		if s.adaptive {
 			norm = ConvertDType(rms(errEst, scales(z, next, opts.RTol, opts.ATol)), dtypes.Float64)
 		}
-		return append(next, Where(allFinite(next), norm, Scalar(t.Graph(), dtypes.Float64, math.NaN())))
+		return append(next, Where(chain.AllFinite(next), norm, Scalar(t.Graph(), dtypes.Float64, math.NaN())))
 	})
 	if err != nil {
 		return nil, err
@@ -147,20 +148,6 @@ func rms(x, sc []*Node) *Node {
 		n += x[j].Shape().Size()
 	}
 	return Sqrt(DivScalar(sum, float64(n)))
-}
-
-// allFinite is a scalar boolean: whether every element of z is finite.
-func allFinite(z []*Node) *Node {
-	var all *Node
-	for _, x := range z {
-		a := LogicalAll(IsFinite(x))
-		if all == nil {
-			all = a
-		} else {
-			all = LogicalAnd(all, a)
-		}
-	}
-	return all
 }
 
 // firstStep is the starting step |h| of Hairer, Nørsett & Wanner (§II.4), a float64 scalar: a first
