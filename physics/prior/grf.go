@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -111,28 +110,14 @@ func (p GRF) must() spectrum {
 // transform applies Q (synthesis: field from coefficients) or Qᵀ (analysis: coefficients from a field)
 // along every axis of the row-major v.
 func (s spectrum) transform(v []float64, analyze bool) []float64 {
-	out, inner := slices.Clone(v), 1
-	for a := len(s.dims) - 1; a >= 0; a-- {
-		q, n := s.bases[a].Q, s.dims[a]
-		next := make([]float64, len(out))
-		for o := range len(out) / (n * inner) {
-			for i := range n {
-				for r := range inner {
-					sum := 0.0
-					for j := range n {
-						m := q[i][j]
-						if analyze {
-							m = q[j][i]
-						}
-						sum += m * out[(o*n+j)*inner+r]
-					}
-					next[(o*n+i)*inner+r] = sum
-				}
-			}
+	ms := make([][][]float64, len(s.bases))
+	for a, b := range s.bases {
+		ms[a] = b.Inverse()
+		if analyze {
+			ms[a] = b.Forward()
 		}
-		out, inner = next, inner*n
 	}
-	return out
+	return spectral.Transform(v, ms...)
 }
 
 // grfSalt separates the GRF's random streams from a simulator's given the same seed (as the
@@ -205,26 +190,14 @@ func (p GRF) Score(_ *context.Context, u, sigma *Node, _ []*Node) *Node {
 	}
 	c := Reshape(u, field...)
 	for a, b := range s.bases {
-		c = spectral.Apply(c, transpose(b.Q), a)
+		c = spectral.Apply(c, b.Forward(), a)
 	}
 	v := Add(Reshape(ConstAsDType(g, dtype, s.variance), append([]int{1}, s.dims...)...),
 		Reshape(Square(ConvertDType(sigma, dtype)), append([]int{-1}, ones[1:]...)...)) // λ_k + σ²
 	positive := GreaterThan(v, ZerosLike(v))
 	c = Mul(c, Where(positive, Neg(Inverse(Where(positive, v, OnesLike(v)))), ZerosLike(v)))
 	for a, b := range s.bases {
-		c = spectral.Apply(c, b.Q, a)
+		c = spectral.Apply(c, b.Inverse(), a)
 	}
 	return Reshape(c, u.Shape().Dimensions...)
-}
-
-// transpose is mᵀ.
-func transpose(m [][]float64) [][]float64 {
-	t := make([][]float64, len(m[0]))
-	for i := range t {
-		t[i] = make([]float64, len(m))
-		for j := range m {
-			t[i][j] = m[j][i]
-		}
-	}
-	return t
 }

@@ -101,7 +101,7 @@ func NewProjection(g grid.Grid) (*Projection, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Projection{g: g, qy: by.Q, qyT: transpose(by.Q), qx: bx.Q, qxT: transpose(bx.Q)}
+	p := &Projection{g: g, qy: by.Inverse(), qyT: by.Forward(), qx: bx.Inverse(), qxT: bx.Forward()}
 	p.invLambda = make([][]float64, g.N[0])
 	for k, ly := range by.Stencil {
 		p.invLambda[k] = make([]float64, g.N[1])
@@ -125,18 +125,6 @@ func (p *Projection) Pressure(r *Node) *Node {
 func (p *Projection) Apply(vx, vy *Node) (*Node, *Node) {
 	gx, gy := gradient(p.g, p.Pressure(divergence(p.g, vx, vy)))
 	return Sub(vx, gx), Sub(vy, gy)
-}
-
-// transpose is mᵀ: Apply multiplies by m along an axis, and the forward transform is by Qᵀ.
-func transpose(m [][]float64) [][]float64 {
-	t := make([][]float64, len(m[0]))
-	for i := range t {
-		t[i] = make([]float64, len(m))
-		for j := range t[i] {
-			t[i][j] = m[j][i]
-		}
-	}
-	return t
 }
 
 // sample interpolates f ([b, my, mx]) bilinearly at the fractional indices (py, px) ([b, ny, nx];

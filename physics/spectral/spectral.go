@@ -24,6 +24,7 @@ package spectral
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/probinv/probinv/physics/grid"
@@ -107,6 +108,24 @@ func New(n int, l float64, bc grid.Boundary) (Basis, error) {
 	return b, nil
 }
 
+// Forward is Qᵀ, the analysis matrix: the coefficients of a field in the basis, ĉ_k = Σᵢ Q[i][k]·uᵢ,
+// are Apply(u, b.Forward(), a) (a new matrix each call).
+func (b Basis) Forward() [][]float64 {
+	t := make([][]float64, b.N)
+	for k := range t {
+		t[k] = make([]float64, b.N)
+		for i := range t[k] {
+			t[k][i] = b.Q[i][k]
+		}
+	}
+	return t
+}
+
+// Inverse is Q, the synthesis matrix: the field of the coefficients ĉ, uᵢ = Σ_k Q[i][k]·ĉ_k, is
+// Apply(ĉ, b.Inverse(), a). Q is orthonormal, so Inverse is Forward's transpose and inverse. It is
+// b.Q itself, not a copy.
+func (b Basis) Inverse() [][]float64 { return b.Q }
+
 // Operator is the matrix Q diag(f(K)) Qᵀ: the function f of the continuous operator −d²/dx² seen
 // through its symbol, e.g. f(k) = exp(−νk²t) for an exact heat step or f(k) = −k² for the spectral
 // second derivative of a band-limited field.
@@ -167,4 +186,37 @@ func Apply(u *Node, m [][]float64, a int) *Node {
 		perm = append(perm, i)
 	}
 	return TransposeAllDims(v, perm...)
+}
+
+// Transform is Apply on the host, over every axis at once: ms[a] (len(ms[a]) × len(ms[a])) applied
+// along axis a of the row-major field v of dimensions [len(ms[0]), len(ms[1]), …] (the last axis
+// varies fastest). With the axes' Forward matrices it gives a field's coefficients, row-major over
+// the modes; with their Inverse matrices, the field back. It panics when len(v) does not match.
+func Transform(v []float64, ms ...[][]float64) []float64 {
+	size := 1
+	for _, m := range ms {
+		size *= len(m)
+	}
+	if len(v) != size {
+		panic(fmt.Sprintf("spectral.Transform: a field of %d values for matrices of total size %d", len(v), size))
+	}
+	// Axis a, from the last: out[o, i, r] = Σⱼ m[i][j]·v[o, j, r], r over the inner (later) axes.
+	out, inner := slices.Clone(v), 1
+	for a := len(ms) - 1; a >= 0; a-- {
+		m, n := ms[a], len(ms[a])
+		next := make([]float64, len(out))
+		for o := range len(out) / (n * inner) {
+			for i := range n {
+				for r := range inner {
+					sum := 0.0
+					for j := range n {
+						sum += m[i][j] * out[(o*n+j)*inner+r]
+					}
+					next[(o*n+i)*inner+r] = sum
+				}
+			}
+		}
+		out, inner = next, inner*n
+	}
+	return out
 }

@@ -251,3 +251,44 @@ func TestApply(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardInverse checks that Forward is Qᵀ and undoes Inverse (Q), on the host (Transform) and
+// in a graph (Apply), for each boundary on a 2-D field.
+func TestForwardInverse(t *testing.T) {
+	backend := testbackend.Get(t)
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, bc := range boundaries {
+		by, err := New(6, 2, bc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bx, err := New(5, 1, bc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := bx.Forward()
+		for i := range bx.N {
+			for k := range bx.N {
+				if f[k][i] != bx.Q[i][k] {
+					t.Fatalf("%s: Forward()[%d][%d] = %g, want Q[%d][%d] = %g", bc, k, i, f[k][i], i, k, bx.Q[i][k])
+				}
+			}
+		}
+		u := make([]float64, by.N*bx.N)
+		for i := range u {
+			u[i] = r.NormFloat64()
+		}
+		c := Transform(u, by.Forward(), bx.Forward())
+		back := Transform(c, by.Inverse(), bx.Inverse())
+		graph := MustExecOnce(backend, func(u *Node) *Node {
+			v := Reshape(u, 1, by.N, bx.N)
+			return Reshape(Apply(Apply(v, by.Forward(), 0), bx.Forward(), 1), -1)
+		}, u).Value().([]float64)
+		for i := range u {
+			if math.Abs(back[i]-u[i]) > 1e-12 || math.Abs(graph[i]-c[i]) > 1e-12 {
+				t.Fatalf("%s at %d: Inverse(Forward(u)) = %g (want u = %g); Apply gives %g, Transform %g",
+					bc, i, back[i], u[i], graph[i], c[i])
+			}
+		}
+	}
+}
