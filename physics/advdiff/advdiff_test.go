@@ -75,17 +75,6 @@ func rms(got, want []float64) float64 {
 	return math.Sqrt(s / float64(len(got)))
 }
 
-// order is the least-squares slope of log(error) against log(dx) over grids refined by 2.
-func order(errs []float64) float64 {
-	n := float64(len(errs))
-	var sx, sy, sxx, sxy float64
-	for i, e := range errs {
-		x, y := -float64(i)*math.Ln2, math.Log(e)
-		sx, sy, sxx, sxy = sx+x, sy+y, sxx+x*x, sxy+x*y
-	}
-	return (n*sxy - sx*sy) / (n*sxx - sx*sx)
-}
-
 // convergence runs a periodic problem to time T on grids of ns cells per axis (refined by 2) with
 // dt ∝ dx — dt = ½·MaxDt of the finest grid, scaled by its dx — and returns the RMS errors against
 // exact(t, y, x).
@@ -144,7 +133,7 @@ func TestTranslation(t *testing.T) {
 				return bump(x-v[1]*t) * bump(y-v[0]*t)
 			}
 			errs := convergence(t, tc.dim, tc.ns, tc.scheme, v, 0, 0.37, exact)
-			p := order(errs)
+			p := physicstest.Order(errs)
 			t.Logf("%s: RMS errors %.3g on n = %v: order %.2f", tc.name, errs, tc.ns, p)
 			if math.Abs(p-tc.want) > 0.3 {
 				t.Errorf("%s: order %.2f, want %g ± 0.3 (errors %.3g)", tc.name, p, tc.want, errs)
@@ -171,7 +160,7 @@ func TestFourierMode(t *testing.T) {
 		{Central, []int{16, 32, 64}, 2},
 	} {
 		errs := convergence(t, 2, tc.ns, tc.scheme, v, kappa, 0.4, exact)
-		p := order(errs)
+		p := physicstest.Order(errs)
 		t.Logf("%s with κ = %g: RMS errors %.3g on n = %v: order %.2f", tc.scheme, kappa, errs, tc.ns, p)
 		if math.Abs(p-tc.want) > 0.3 {
 			t.Errorf("%s with diffusion: order %.2f, want %g ± 0.3 (errors %.3g)", tc.scheme, p, tc.want, errs)

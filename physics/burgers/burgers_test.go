@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -236,8 +237,8 @@ func TestShock(t *testing.T) {
 					switch {
 					case tv > prev*(1+tol):
 						t.Fatalf("MUSCL %v, %s, row %d: total variation grew from %.15g to %.15g at step %d", muscl, dtype, r, prev, tv, k+1)
-					case slicesMin(u) < lo-tol || slicesMax(u) > hi+tol:
-						t.Fatalf("MUSCL %v, %s, row %d: values [%g, %g] leave [%g, %g] at step %d", muscl, dtype, r, slicesMin(u), slicesMax(u), lo, hi, k+1)
+					case slices.Min(u) < lo-tol || slices.Max(u) > hi+tol:
+						t.Fatalf("MUSCL %v, %s, row %d: values [%g, %g] leave [%g, %g] at step %d", muscl, dtype, r, slices.Min(u), slices.Max(u), lo, hi, k+1)
 					case math.Abs(mean(u)-m) > tol:
 						t.Fatalf("MUSCL %v, %s, row %d: mean moved from %g to %g at step %d", muscl, dtype, r, m, mean(u), k+1)
 					}
@@ -287,22 +288,6 @@ func shockJump(t float64) float64 {
 	return 2 * math.Sin(lo)
 }
 
-func slicesMin(u []float64) float64 {
-	m := u[0]
-	for _, v := range u {
-		m = min(m, v)
-	}
-	return m
-}
-
-func slicesMax(u []float64) float64 {
-	m := u[0]
-	for _, v := range u {
-		m = max(m, v)
-	}
-	return m
-}
-
 // TestDirichlet checks the walls: the solution from u₀ = sin x is odd about 0 and π, so on [0, π)
 // with u = 0 on the walls it is the periodic solution on [0, 2π) restricted, and the schemes, whose
 // ghost cells (and ghost slopes) are the mirror images, must agree to rounding. ν = 0.01 puts a
@@ -349,8 +334,8 @@ func TestNeumann(t *testing.T) {
 				prev = v
 			}
 		}
-		if last := snaps[len(snaps)-1][0]; slicesMax(last) > 1+1e-3 || slicesMin(last) < 1-1e-3 {
-			t.Errorf("MUSCL %v: at t = %g the bump has not left: u within [%g, %g]", muscl, tEnd, slicesMin(last), slicesMax(last))
+		if last := snaps[len(snaps)-1][0]; slices.Max(last) > 1+1e-3 || slices.Min(last) < 1-1e-3 {
+			t.Errorf("MUSCL %v: at t = %g the bump has not left: u within [%g, %g]", muscl, tEnd, slices.Min(last), slices.Max(last))
 		}
 	}
 }
@@ -417,8 +402,8 @@ func TestBound(t *testing.T) {
 		u032[i] = float32(v)
 	}
 	for _, x := range []*tensors.Tensor{tensors.FromFlatDataAndDimensions(u0, 1, n), tensors.FromFlatDataAndDimensions(u032, 1, n)} {
-		if m, err := Bound(x); err != nil || math.Abs(m-slicesMax(u0)) > 1e-6 {
-			t.Errorf("Bound of a %s field = %g, %v; want %g", x.DType(), m, err, slicesMax(u0))
+		if m, err := Bound(x); err != nil || math.Abs(m-slices.Max(u0)) > 1e-6 {
+			t.Errorf("Bound of a %s field = %g, %v; want %g", x.DType(), m, err, slices.Max(u0))
 		}
 	}
 	if _, err := Bound(tensors.FromValue([][]int32{{1, 2, 3}})); err == nil {
@@ -432,8 +417,8 @@ func TestBound(t *testing.T) {
 	s.Dt = s.MaxDt()
 	state := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(u0, 1, n)}
 	var stab *physics.StabilityError
-	if err := s.CheckState(state); !errors.As(err, &stab) || math.Abs(stab.MaxDt-s.Dt/slicesMax(u0)) > 1e-12 {
-		t.Errorf("CheckState with UMax 1 for max|u₀| = %g gives %v, want a StabilityError with MaxDt %g", slicesMax(u0), err, s.Dt/slicesMax(u0))
+	if err := s.CheckState(state); !errors.As(err, &stab) || math.Abs(stab.MaxDt-s.Dt/slices.Max(u0)) > 1e-12 {
+		t.Errorf("CheckState with UMax 1 for max|u₀| = %g gives %v, want a StabilityError with MaxDt %g", slices.Max(u0), err, s.Dt/slices.Max(u0))
 	} else {
 		t.Log(err)
 	}

@@ -1,4 +1,4 @@
-package grid
+package grid_test
 
 import (
 	"math"
@@ -9,6 +9,8 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/probinv/probinv/internal/testbackend"
+	"github.com/probinv/probinv/physics/grid"
+	"github.com/probinv/probinv/physics/physicstest"
 )
 
 // eval runs fn once on float64 fields of the given dimensions and returns its flat output.
@@ -26,7 +28,7 @@ func eval(t *testing.T, b backends.Backend, fn func(in []*Node) *Node, dims []in
 }
 
 // sample is f at the cell centres of g, flat in row-major [1, ny, nx] (or [1, n]) order.
-func sample(g Grid, f func(x []float64) float64) []float64 {
+func sample(g grid.Grid, f func(x []float64) float64) []float64 {
 	out := make([]float64, 0, g.Cells())
 	c := make([][]float64, g.Dim())
 	for a := range c {
@@ -54,18 +56,6 @@ func maxErr(got, want []float64) float64 {
 	return e
 }
 
-// order is the least-squares slope of log(error) against log(dx) over grids refined by 2.
-func order(errs []float64) float64 {
-	// x_i = −i·log 2 (dx halves each time), y_i = log e_i.
-	n := float64(len(errs))
-	var sx, sy, sxx, sxy float64
-	for i, e := range errs {
-		x, y := -float64(i)*math.Ln2, math.Log(e)
-		sx, sy, sxx, sxy = sx+x, sy+y, sxx+x*x, sxy+x*y
-	}
-	return (n*sxy - sx*sy) / (n*sxx - sx*sx)
-}
-
 func TestRoll(t *testing.T) {
 	b := testbackend.Get(t)
 	const bs, ny, nx = 2, 3, 5
@@ -75,7 +65,7 @@ func TestRoll(t *testing.T) {
 	}
 	for a, n := range []int{ny, nx} {
 		for _, k := range []int{-6, -1, 0, 1, 2, 7} {
-			got := eval(t, b, func(in []*Node) *Node { return Roll(in[0], a, k) }, []int{bs, ny, nx}, u)
+			got := eval(t, b, func(in []*Node) *Node { return grid.Roll(in[0], a, k) }, []int{bs, ny, nx}, u)
 			// The Go reference: out[i] = u[(i − k) mod n] along the axis.
 			for p := range bs {
 				for y := range ny {
@@ -94,9 +84,9 @@ func TestRoll(t *testing.T) {
 			}
 			// Its gradient: ∂/∂u Σ w·Roll(u, k) = Roll(w, −k), Roll being a permutation.
 			grad := eval(t, b, func(in []*Node) *Node {
-				return Gradient(ReduceAllSum(Mul(in[1], Roll(in[0], a, k))), in[0])[0]
+				return Gradient(ReduceAllSum(Mul(in[1], grid.Roll(in[0], a, k))), in[0])[0]
 			}, []int{bs, ny, nx}, u, u)
-			want := eval(t, b, func(in []*Node) *Node { return Roll(in[0], a, -k) }, []int{bs, ny, nx}, u)
+			want := eval(t, b, func(in []*Node) *Node { return grid.Roll(in[0], a, -k) }, []int{bs, ny, nx}, u)
 			if e := maxErr(grad, want); e != 0 {
 				t.Fatalf("gradient of Roll(axis %d, k %d) off by %g", a, k, e)
 			}
@@ -108,21 +98,21 @@ func TestRoll(t *testing.T) {
 // second derivatives. The Dirichlet one is odd about both walls and the Neumann one even, so that the
 // ghost cells are exact and the stencils keep their interior order up to the walls.
 var smooth1D = []struct {
-	bc        Boundary
+	bc        grid.Boundary
 	l         float64
 	f, df, d2 func(x float64) float64
 }{
-	{Periodic, 2 * math.Pi,
+	{grid.Periodic, 2 * math.Pi,
 		func(x float64) float64 { return math.Exp(math.Sin(x)) },
 		func(x float64) float64 { return math.Cos(x) * math.Exp(math.Sin(x)) },
 		func(x float64) float64 { c, s := math.Cos(x), math.Sin(x); return (c*c - s) * math.Exp(s) }},
-	{Dirichlet, 1,
+	{grid.Dirichlet, 1,
 		func(x float64) float64 { return math.Sin(math.Pi*x) + 0.3*math.Sin(2*math.Pi*x) },
 		func(x float64) float64 { return math.Pi * (math.Cos(math.Pi*x) + 0.6*math.Cos(2*math.Pi*x)) },
 		func(x float64) float64 {
 			return -math.Pi * math.Pi * (math.Sin(math.Pi*x) + 1.2*math.Sin(2*math.Pi*x))
 		}},
-	{Neumann, 2,
+	{grid.Neumann, 2,
 		func(x float64) float64 { return math.Cos(math.Pi*x/2) + 0.3*math.Cos(3*math.Pi*x/2) },
 		func(x float64) float64 { return -math.Pi / 2 * (math.Sin(math.Pi*x/2) + 0.9*math.Sin(3*math.Pi*x/2)) },
 		func(x float64) float64 {
@@ -138,7 +128,7 @@ func TestConvergence1D(t *testing.T) {
 		var eD, eL, eUp, eC []float64
 		v := func(x float64) float64 { return math.Cos(2 * math.Pi * x / c.l) } // changes sign
 		for _, n := range []int{32, 64, 128} {
-			g := New1D(n, c.l, c.bc)
+			g := grid.New1D(n, c.l, c.bc)
 			u := sample(g, func(x []float64) float64 { return c.f(x[0]) })
 			vs := sample(g, func(x []float64) float64 { return v(x[0]) })
 			dims := []int{1, n}
@@ -156,7 +146,7 @@ func TestConvergence1D(t *testing.T) {
 			errs []float64
 			want float64
 		}{{"Derivative", eD, 2}, {"Laplacian", eL, 2}, {"AdvectUpwind", eUp, 1}, {"AdvectCentral", eC, 2}} {
-			p := order(o.errs)
+			p := physicstest.Order(o.errs)
 			t.Logf("%s %s: errors %.3g, order %.2f", c.bc, o.name, o.errs, p)
 			if math.Abs(p-o.want) > 0.3 {
 				t.Errorf("%s %s: order %.2f, want %g ± 0.3", c.bc, o.name, p, o.want)
@@ -171,7 +161,7 @@ func TestConvergence2D(t *testing.T) {
 	b := testbackend.Get(t)
 	for _, c := range smooth1D {
 		ly, lx := c.l, 1.5*c.l
-		if c.bc != Periodic { // keep the boundary's modes: the x function is the y function on the other length
+		if c.bc != grid.Periodic { // keep the boundary's modes: the x function is the y function on the other length
 			lx = c.l
 		}
 		fy, dfy, d2y := c.f, c.df, c.d2
@@ -182,7 +172,7 @@ func TestConvergence2D(t *testing.T) {
 		vx := func(p []float64) float64 { return math.Cos(2 * math.Pi * p[0] / ly) }
 		var eL, eDiv, eUp, eC []float64
 		for _, n := range []int{16, 32, 64} {
-			g := New2D(n, n+n/2, ly, lx, c.bc)
+			g := grid.New2D(n, n+n/2, ly, lx, c.bc)
 			dims := []int{1, g.N[0], g.N[1]}
 			u := sample(g, func(p []float64) float64 { return fy(p[0]) * fx(p[1]) })
 			uy := sample(g, func(p []float64) float64 { return dfy(p[0]) * fx(p[1]) })
@@ -196,7 +186,7 @@ func TestConvergence2D(t *testing.T) {
 			lap := eval(t, b, func(in []*Node) *Node { return g.Laplacian(in[0]) }, dims, u)
 			// ∇·∇u = ∆u, but through the wide stencil (u[i+2] − 2u[i] + u[i−2])/(2dx)², also order 2 on
 			// a periodic grid (elsewhere ∇u has the other parity at the walls than the ghosts assume).
-			if c.bc == Periodic {
+			if c.bc == grid.Periodic {
 				div := eval(t, b, func(in []*Node) *Node { return g.Divergence(g.Gradient(in[0])) }, dims, u)
 				eDiv = append(eDiv, maxErr(div, lapW))
 			}
@@ -210,12 +200,12 @@ func TestConvergence2D(t *testing.T) {
 			errs []float64
 			want float64
 		}{{"Laplacian", eL, 2}, {"AdvectUpwind", eUp, 1}, {"AdvectCentral", eC, 2}}
-		if c.bc == Periodic {
+		if c.bc == grid.Periodic {
 			checks = append(checks, checks[0])
 			checks[len(checks)-1].name, checks[len(checks)-1].errs = "Divergence∘Gradient", eDiv
 		}
 		for _, o := range checks {
-			p := order(o.errs)
+			p := physicstest.Order(o.errs)
 			t.Logf("2-D %s %s: errors %.3g, order %.2f", c.bc, o.name, o.errs, p)
 			if math.Abs(p-o.want) > 0.3 {
 				t.Errorf("2-D %s %s: order %.2f, want %g ± 0.3", c.bc, o.name, p, o.want)
@@ -230,14 +220,14 @@ func TestDivergence2D(t *testing.T) {
 	b := testbackend.Get(t)
 	var errs []float64
 	for _, n := range []int{16, 32, 64} {
-		g := New2D(n, 2*n, 2*math.Pi, 2*math.Pi, Periodic)
+		g := grid.New2D(n, 2*n, 2*math.Pi, 2*math.Pi, grid.Periodic)
 		vy := sample(g, func(p []float64) float64 { return math.Sin(p[0]) * math.Cos(p[1]) })
 		vx := sample(g, func(p []float64) float64 { return math.Cos(p[0]) * math.Sin(2*p[1]) })
 		want := sample(g, func(p []float64) float64 { return math.Cos(p[0])*math.Cos(p[1]) + 2*math.Cos(p[0])*math.Cos(2*p[1]) })
 		got := eval(t, b, func(in []*Node) *Node { return g.Divergence(in) }, []int{1, n, 2 * n}, vy, vx)
 		errs = append(errs, maxErr(got, want))
 	}
-	if p := order(errs); math.Abs(p-2) > 0.3 {
+	if p := physicstest.Order(errs); math.Abs(p-2) > 0.3 {
 		t.Errorf("Divergence: errors %.3g, order %.2f, want 2 ± 0.3", errs, p)
 	}
 }
@@ -252,8 +242,8 @@ func TestFaces(t *testing.T) {
 	for i := range u {
 		u[i] = rng.NormFloat64()
 	}
-	for _, bc := range []Boundary{Periodic, Dirichlet, Neumann} {
-		g := New1D(n, 1, bc)
+	for _, bc := range []grid.Boundary{grid.Periodic, grid.Dirichlet, grid.Neumann} {
+		g := grid.New1D(n, 1, bc)
 		out := eval(t, b, func(in []*Node) *Node {
 			l, r := g.Faces(in[0], 0)
 			f := MulScalar(Add(Square(l), Square(r)), 0.25)
@@ -261,10 +251,10 @@ func TestFaces(t *testing.T) {
 		}, []int{2, n}, u)
 		for p := range 2 {
 			row := u[p*n : (p+1)*n]
-			ghost := map[Boundary][2]float64{
-				Periodic:  {row[n-1], row[0]},
-				Dirichlet: {-row[0], -row[n-1]},
-				Neumann:   {row[0], row[n-1]},
+			ghost := map[grid.Boundary][2]float64{
+				grid.Periodic:  {row[n-1], row[0]},
+				grid.Dirichlet: {-row[0], -row[n-1]},
+				grid.Neumann:   {row[0], row[n-1]},
 			}[bc]
 			// Σ_i (F_{i+½} − F_{i−½})/dx = (F_n − F_0)/dx.
 			f0 := (ghost[0]*ghost[0] + row[0]*row[0]) / 4
@@ -281,7 +271,7 @@ func TestFaces(t *testing.T) {
 func TestGradients(t *testing.T) {
 	b := testbackend.Get(t)
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, g := range []Grid{New1D(6, 1, Periodic), New2D(4, 5, 1, 2, Periodic), New2D(4, 5, 1, 2, Dirichlet), New2D(5, 4, 2, 1, Neumann)} {
+	for _, g := range []grid.Grid{grid.New1D(6, 1, grid.Periodic), grid.New2D(4, 5, 1, 2, grid.Periodic), grid.New2D(4, 5, 1, 2, grid.Dirichlet), grid.New2D(5, 4, 2, 1, grid.Neumann)} {
 		dims := append([]int{2}, g.N...)
 		size := 2 * g.Cells()
 		nIn := 1 + g.Dim()
@@ -301,7 +291,7 @@ func TestGradients(t *testing.T) {
 			out := Add(g.Laplacian(u), g.AdvectUpwind(Square(u), v))
 			out = Add(out, g.AdvectCentral(Sin(u), v))
 			out = Add(out, Mul(g.Divergence(v), g.Gradient(u)[g.Dim()-1]))
-			out = Add(out, Roll(u, g.Dim()-1, 2))
+			out = Add(out, grid.Roll(u, g.Dim()-1, 2))
 			return ReduceAllSum(Mul(wt, Square(out)))
 		}
 		args := make([]any, 0, nIn+1)

@@ -1,5 +1,5 @@
 // Package physicstest holds the checks every simulator's tests share: the gradient of a loss of an
-// unrolled rollout against finite differences.
+// unrolled rollout against finite differences, and the observed order of convergence.
 package physicstest
 
 import (
@@ -148,4 +148,17 @@ func CheckGradient(t testing.TB, sim physics.Simulator, state []*tensors.Tensor,
 		}
 		check(name, d)
 	}
+}
+
+// Order is the observed order of convergence of errors errs[i] on grids refined by 2 (dx_i = dx_0/2ⁱ):
+// the least-squares slope of log e_i against log dx_i, x_i = −i·log 2, y_i = log e_i. For two
+// errors it is log₂(e₀/e₁).
+func Order(errs []float64) float64 {
+	n := float64(len(errs))
+	var sx, sy, sxx, sxy float64
+	for i, e := range errs {
+		x, y := -float64(i)*math.Ln2, math.Log(e)
+		sx, sy, sxx, sxy = sx+x, sy+y, sxx+x*x, sxy+x*y
+	}
+	return (n*sxy - sx*sy) / (n*sxx - sx*sx)
 }
