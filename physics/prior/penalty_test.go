@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
+	"github.com/probinv/probinv/internal/linalg"
 	"github.com/probinv/probinv/internal/testbackend"
 	"github.com/probinv/probinv/physics"
 	"github.com/probinv/probinv/physics/grid"
@@ -134,7 +135,7 @@ func TestGuideFixedPoint(t *testing.T) {
 					jac[i][j] = g[j+1][i] - g[0][i]
 				}
 			}
-			star := solve(jac, g[0])
+			star := linalg.Solve(jac, g[0])
 			for i := range star {
 				star[i] = -star[i]
 			}
@@ -156,37 +157,4 @@ func TestGuideFixedPoint(t *testing.T) {
 			t.Errorf("direction %d: at λ = 1e4 the residual is %.3g (λ = 0: %.3g), the distance %.3g", dir, residuals[last], residuals[0], errs[last])
 		}
 	}
-}
-
-// solve is x with a x = b, by Gaussian elimination with partial pivoting.
-func solve(a [][]float64, b []float64) []float64 {
-	n := len(b)
-	m := make([][]float64, n)
-	for i := range m {
-		m[i] = append(slices.Clone(a[i]), b[i])
-	}
-	for c := range n {
-		p := c
-		for r := c + 1; r < n; r++ {
-			if math.Abs(m[r][c]) > math.Abs(m[p][c]) {
-				p = r
-			}
-		}
-		m[c], m[p] = m[p], m[c]
-		for r := c + 1; r < n; r++ {
-			f := m[r][c] / m[c][c]
-			for k := c; k <= n; k++ {
-				m[r][k] -= f * m[c][k]
-			}
-		}
-	}
-	x := make([]float64, n)
-	for i := n - 1; i >= 0; i-- {
-		s := m[i][n]
-		for k := i + 1; k < n; k++ {
-			s -= m[i][k] * x[k]
-		}
-		x[i] = s / m[i][i]
-	}
-	return x
 }
