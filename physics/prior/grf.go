@@ -72,17 +72,7 @@ func (p GRF) spectrum() (spectrum, error) {
 		}
 		s.bases = append(s.bases, b)
 	}
-	// |k|² of every mode, row-major: the last axis varies fastest.
-	k2 := []float64{0}
-	for _, b := range s.bases {
-		next := make([]float64, 0, len(k2)*b.N)
-		for _, v := range k2 {
-			for _, k := range b.K {
-				next = append(next, v+k*k)
-			}
-		}
-		k2 = next
-	}
+	k2 := spectral.SquaredWavenumbers(s.bases...)
 	s.variance = make([]float64, len(k2))
 	total := 0.0
 	for i, v := range k2 {
@@ -119,6 +109,16 @@ func (s spectrum) transform(v []float64, analyze bool) []float64 {
 	}
 	return spectral.Transform(v, ms...)
 }
+
+// Bases are the field's eigenbasis, one spectral basis per grid axis (spectral.New of the grid's
+// axes); mode (k_0, k_1, …) is the product of mode k_a of axis a. It panics on settings that fail
+// Check.
+func (p GRF) Bases() []spectral.Basis { return p.must().bases }
+
+// Variances are the variances λ_k of the field's coefficients in Bases, row-major over the modes
+// (the last axis varies fastest, as in the field): C = Q diag(λ) Qᵀ with Q the product of the axes'
+// bases. With K0 = 0 the mode |k| = 0 has λ = 0. It panics on settings that fail Check.
+func (p GRF) Variances() []float64 { return p.must().variance }
 
 // grfSalt separates the GRF's random streams from a simulator's given the same seed (as the
 // benchmark tasks' priors do).

@@ -156,3 +156,40 @@ func TestGRFScore(t *testing.T) {
 		}
 	}
 }
+
+// TestGRFVariances checks the exported spectrum: the bases are those of spectral.New on the grid's
+// axes, and the variances follow c·(K0² + |k|²)^(−α/2) with trace Scale²·cells (0 for the mean mode
+// when K0 = 0).
+func TestGRFVariances(t *testing.T) {
+	for _, p := range []GRF{
+		{Grid: grid.New2D(4, 6, 1, 1.5, grid.Periodic), Exponent: 4, Scale: 1},
+		{Grid: grid.New2D(5, 3, 1, 1, grid.Dirichlet), Exponent: 2, K0: 1, Scale: 0.5},
+	} {
+		s, bases, lambda := p.must(), p.Bases(), p.Variances()
+		for a, b := range bases {
+			if b.N != p.Grid.N[a] || b.L != p.Grid.L[a] || b.BC != p.Grid.BC {
+				t.Errorf("%v: basis %d is of %d cells over %g with %q", p.Grid, a, b.N, b.L, b.BC)
+			}
+		}
+		total, c := 0.0, 0.0
+		for k, v := range lambda {
+			total += v
+			q := p.K0*p.K0 + k2(s, k)
+			if q == 0 {
+				if v != 0 {
+					t.Errorf("%v: the mean mode has variance %g, want 0", p.Grid, v)
+				}
+				continue
+			}
+			if c == 0 {
+				c = v * math.Pow(q, p.Exponent/2)
+			}
+			if want := c * math.Pow(q, -p.Exponent/2); math.Abs(v-want) > 1e-12*want {
+				t.Errorf("%v: λ of mode %d = %g, want %g", p.Grid, k, v, want)
+			}
+		}
+		if want := p.Scale * p.Scale * float64(p.Grid.Cells()); math.Abs(total-want) > 1e-12*want {
+			t.Errorf("%v: trace %g, want Scale²·cells = %g", p.Grid, total, want)
+		}
+	}
+}

@@ -188,6 +188,24 @@ func Apply(u *Node, m [][]float64, a int) *Node {
 	return TransposeAllDims(v, perm...)
 }
 
+// SquaredWavenumbers is |k|² = Σ_a K_a² of every mode (k_0, k_1, …) of the product basis of the
+// axes' bases, row-major over the modes (the last axis varies fastest), as Transform orders the
+// coefficients. A function of −∆ that is diagonal in the basis, such as a Gaussian random field's
+// variances or the exact heat step's factors exp(−ν|k|²t), is a function of these.
+func SquaredWavenumbers(bases ...Basis) []float64 {
+	k2 := []float64{0}
+	for _, b := range bases {
+		next := make([]float64, 0, len(k2)*b.N)
+		for _, v := range k2 {
+			for _, k := range b.K {
+				next = append(next, v+k*k)
+			}
+		}
+		k2 = next
+	}
+	return k2
+}
+
 // Transform is Apply on the host, over every axis at once: ms[a] (len(ms[a]) × len(ms[a])) applied
 // along axis a of the row-major field v of dimensions [len(ms[0]), len(ms[1]), …] (the last axis
 // varies fastest). With the axes' Forward matrices it gives a field's coefficients, row-major over

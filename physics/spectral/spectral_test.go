@@ -253,7 +253,7 @@ func TestApply(t *testing.T) {
 }
 
 // TestForwardInverse checks that Forward is Qᵀ and undoes Inverse (Q), on the host (Transform) and
-// in a graph (Apply), for each boundary on a 2-D field.
+// in a graph (Apply), for each boundary on a 2-D field, and the row-major order of SquaredWavenumbers.
 func TestForwardInverse(t *testing.T) {
 	backend := testbackend.Get(t)
 	r := rand.New(rand.NewPCG(3, 4))
@@ -265,6 +265,14 @@ func TestForwardInverse(t *testing.T) {
 		bx, err := New(5, 1, bc)
 		if err != nil {
 			t.Fatal(err)
+		}
+		k2 := SquaredWavenumbers(by, bx)
+		for k := range by.N {
+			for l := range bx.N {
+				if want := by.K[k]*by.K[k] + bx.K[l]*bx.K[l]; k2[k*bx.N+l] != want {
+					t.Fatalf("%s: |k|² of mode (%d, %d) = %g, want %g", bc, k, l, k2[k*bx.N+l], want)
+				}
+			}
 		}
 		f := bx.Forward()
 		for i := range bx.N {

@@ -50,7 +50,7 @@ func (t gaussianLinear) Simulate(x [][]float64, seed uint64) [][]float64 {
 // Uniform prior: the likelihood is symmetric in x and y, so p(x|y) = N(y, 0.1·I) truncated to
 // [−1,1]¹⁰, drawn as a truncated normal per dimension.
 func (t gaussianLinear) SamplePosterior(yObs []float64, n int, seed uint64) ([][]float64, error) {
-	if err := checkObservation(t, yObs, n); err != nil {
+	if err := CheckObservation(t, yObs, n); err != nil {
 		return nil, err
 	}
 	if !t.uniform {

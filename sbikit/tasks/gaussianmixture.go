@@ -36,7 +36,7 @@ func (t gaussianMixture) Simulate(x [][]float64, seed uint64) [][]float64 {
 // c with those weights, then draw each coordinate from a truncated normal; unlike plain
 // rejection this stays fast when y lies near or beyond the edge of the box.
 func (t gaussianMixture) SamplePosterior(yObs []float64, n int, seed uint64) ([][]float64, error) {
-	if err := checkObservation(t, yObs, n); err != nil {
+	if err := CheckObservation(t, yObs, n); err != nil {
 		return nil, err
 	}
 	var logP [2]float64 // log P_c

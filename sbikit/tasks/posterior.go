@@ -5,8 +5,9 @@ import (
 	"math"
 )
 
-// checkObservation validates the arguments of SamplePosterior.
-func checkObservation(t Task, yObs []float64, n int) error {
+// CheckObservation validates the arguments of t's SamplePosterior (ReferencePosterior): an
+// observation of DimY finite values and n ≥ 0. Tasks outside this package call it too.
+func CheckObservation(t Task, yObs []float64, n int) error {
 	if len(yObs) != t.DimY() {
 		return fmt.Errorf("tasks: %s: observation has %d values, want %d (Task.DimY); "+
 			"pass one observation, not a batch", t.Name(), len(yObs), t.DimY())

@@ -170,7 +170,7 @@ func (d slcpData) drawW(rng *rand.Rand, u []float64) {
 // symmetric). Each output sample then gets independent random signs for x₃ and x₄, which
 // restores the exact four-mode posterior without asking a chain to jump between modes.
 func (t slcp) SamplePosterior(yObs []float64, n int, seed uint64) ([][]float64, error) {
-	if err := checkObservation(t, yObs, n); err != nil {
+	if err := CheckObservation(t, yObs, n); err != nil {
 		return nil, err
 	}
 	data := newSLCPData(yObs)

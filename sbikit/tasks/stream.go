@@ -27,6 +27,12 @@ func SimulatorStream(seed uint64, i int) *rand.Rand {
 	return stream(seed, simulatorSalt, i)
 }
 
+// PosteriorStream is the random stream row i of a SamplePosterior call with the given seed draws
+// from, for tasks outside this package, so that their reference posteriors seed rows as these do.
+func PosteriorStream(seed uint64, i int) *rand.Rand {
+	return stream(seed, posteriorSalt, i)
+}
+
 // parallelRows calls f(i) for i in [0, n) on GOMAXPROCS goroutines, in contiguous chunks.
 // Each row draws from its own stream, so the result does not depend on the scheduling.
 func parallelRows(n int, f func(i int)) {

@@ -54,7 +54,7 @@ func (t twoMoons) Simulate(x [][]float64, seed uint64) [][]float64 {
 // that differs from this one only for observations with y₁ > 0.25 = min p₁, and none of
 // its ten observations is such.)
 func (t twoMoons) SamplePosterior(yObs []float64, n int, seed uint64) ([][]float64, error) {
-	if err := checkObservation(t, yObs, n); err != nil {
+	if err := CheckObservation(t, yObs, n); err != nil {
 		return nil, err
 	}
 	const maxTries = 100_000 // per sample; a plausible y accepts a good fraction of tries

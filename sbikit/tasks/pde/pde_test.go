@@ -2,6 +2,7 @@ package pde
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
@@ -34,13 +35,13 @@ func TestSimulate(t *testing.T) {
 			}
 			again, other, head := task.Simulate(x, 7), task.Simulate(x, 8), task.Simulate(x[:2], 7)
 			for i := range y {
-				if !equal(y[i], again[i]) {
+				if !slices.Equal(y[i], again[i]) {
 					t.Errorf("row %d differs between two runs with the same seed", i)
 				}
-				if equal(y[i], other[i]) {
+				if slices.Equal(y[i], other[i]) {
 					t.Errorf("row %d is the same for seeds 7 and 8", i)
 				}
-				if i < len(head) && !equal(y[i], head[i]) {
+				if i < len(head) && !slices.Equal(y[i], head[i]) {
 					t.Errorf("row %d depends on the rows simulated with it", i)
 				}
 			}
@@ -77,7 +78,7 @@ func TestInvalidRowsAreNaN(t *testing.T) {
 	want := task.Simulate(x, 3)
 	y := task.Simulate([][]float64{x[0], {math.NaN(), 0, 0, 0}, x[1], {5, 0, 0, 0}, x[2]}, 3)
 	for i, j := range map[int]int{0: 0, 2: 1, 4: 2} {
-		if !equal(y[i], want[j]) {
+		if !slices.Equal(y[i], want[j]) {
 			t.Errorf("valid row %d differs from its simulation alone", i)
 		}
 	}
@@ -111,13 +112,4 @@ func TestRegister(t *testing.T) {
 		t.Errorf("heat2d dataset: %d rows of %d and %d values, %d dropped; want 20 of 1024 and 1024, none dropped",
 			len(d.X), len(d.X[0]), len(d.Y[0]), d.Dropped)
 	}
-}
-
-func equal(a, b []float64) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return len(a) == len(b)
 }
