@@ -26,7 +26,10 @@ type DiffusionPosterior struct {
 	Schedule diffusion.Schedule // default: linear β from 1e-4 to 0.02, T = 1000
 	// Dropout is the probability of dropping the condition in a training step (default 0); above 0,
 	// Sampling.Guidance can apply classifier-free guidance.
-	Dropout  float64
+	Dropout float64
+	// Times is how training draws the step t (default diffusion.TimesLog, see there; TimesUniform is
+	// Algorithm 1 as printed).
+	Times    string
 	Sampling diffusion.Sampling // default: DDPM with σ_t² = β_t
 	Density  ODE                // how LogProb solves the probability-flow ODE (default DefaultDensity)
 
@@ -44,7 +47,11 @@ func (e DiffusionPosterior) Train(x, y [][]float64) (*Model, error) {
 	}
 	net, schedule, sampling := e.Net.WithDefaults(dimX), e.Schedule.WithDefaults(), e.Sampling.WithDefaults()
 	density := e.Density.withDefaults(DefaultDensity)
-	m := meta{Method: methodDiffusion, Net: &net, Schedule: &schedule, Dropout: e.Dropout, Diffusion: &sampling, Density: &density}
+	times := e.Times
+	if times == "" {
+		times = diffusion.TimesLog
+	}
+	m := meta{Method: methodDiffusion, Net: &net, Schedule: &schedule, Dropout: e.Dropout, Times: times, Diffusion: &sampling, Density: &density}
 	return train(m, e.Embedding, e.Training.forRegression(), e.Prior, e.Task, x, y)
 }
 
@@ -56,7 +63,7 @@ func (m *Model) buildDiffusion() error {
 		return err
 	}
 	tb := schedule.Tables()
-	dm := diffusion.Model{Net: *m.meta.Net, Tables: tb, Dropout: m.meta.Dropout}
+	dm := diffusion.Model{Net: *m.meta.Net, Tables: tb, Dropout: m.meta.Dropout, Times: m.meta.Times}
 	if err := dm.Check(); err != nil {
 		return err
 	}

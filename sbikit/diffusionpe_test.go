@@ -123,7 +123,7 @@ func TestDDPMReproducesMixture(t *testing.T) {
 // deterministic steps narrow the posterior at the box's edge (std 0.28 for 0.32), as its large steps
 // do to any narrow distribution (diffusion.TestSamplersWithExactEpsilon), so its std is held to 15%.
 func TestDiffusionMatchesAnalyticPosterior(t *testing.T) {
-	e := DiffusionPosterior{Net: cnf.Net{Hidden: 32, Layers: 3}, Training: Training{Seed: 3, MaxEpochs: 100}, Prior: boxGaussian{}}
+	e := DiffusionPosterior{Net: cnf.Net{Hidden: 64, Layers: 3}, Training: Training{Seed: 3, MaxEpochs: 100}, Prior: boxGaussian{}}
 	model, _, _ := trainBoxGaussian(t, 4000, e)
 	for _, s := range []diffusion.Sampling{{Method: diffusion.DDPM}, {Method: diffusion.DDIM}} {
 		if err := model.SetDiffusionSampling(s); err != nil {

@@ -137,6 +137,7 @@ type meta struct {
 	Langevin    *score.Langevin     `json:"langevin,omitempty"`           // npse
 	Schedule    *diffusion.Schedule `json:"schedule,omitempty"`           // diffusion
 	Dropout     float64             `json:"condition_dropout,omitempty"`  // diffusion
+	Times       string              `json:"times,omitempty"`              // diffusion
 	Diffusion   *diffusion.Sampling `json:"diffusion_sampling,omitempty"` // diffusion
 	Embedding   Embedding           `json:"embedding"`
 	Simulations int                 `json:"simulations"`
@@ -147,7 +148,7 @@ type meta struct {
 
 // settings is what must match for a checkpoint to be resumed: everything the method trains with.
 func (m meta) settings() string {
-	b, err := json.Marshal([]any{m.Method, m.Flow, m.Net, m.Matching, m.Likelihood, m.Noise, m.Schedule, m.Dropout, m.Embedding, m.Training.persisted(), m.Data})
+	b, err := json.Marshal([]any{m.Method, m.Flow, m.Net, m.Matching, m.Likelihood, m.Noise, m.Schedule, m.Dropout, m.Times, m.Embedding, m.Training.persisted(), m.Data})
 	if err != nil {
 		panic(err) // plain structs always marshal
 	}

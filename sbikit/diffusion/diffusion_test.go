@@ -236,3 +236,33 @@ func TestProbabilityFlowLogLikelihood(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainingSteps checks the law of the training step t under both Times: stratified uniform draws
+// u_i = (i + ½)/N put N·P(t) of them on each t, up to the rounding at the ends of each interval.
+func TestTrainingSteps(t *testing.T) {
+	const n, T = 200_000, 1000
+	u := make([]float64, n)
+	for i := range u {
+		u[i] = (float64(i) + 0.5) / n
+	}
+	for _, times := range []string{TimesUniform, TimesLog} {
+		m := Model{Tables: Schedule{}.WithDefaults().Tables(), Times: times}
+		out := MustExecOnce(testbackend.Get(t), func(u *Node) *Node { return m.steps(u) }, u)
+		count := make([]float64, T+1)
+		for _, s := range tensors.MustCopyFlatData[float64](out) {
+			count[int(s)]++
+		}
+		if count[0] != 0 {
+			t.Fatalf("%s: t = 0 drawn %g times", times, count[0])
+		}
+		for s := 1; s <= T; s++ {
+			want := float64(n) / T
+			if times == TimesLog {
+				want = n/2/T + n/2*math.Log(float64(s+1)/float64(s))/math.Log(T+1)
+			}
+			if math.Abs(count[s]-want) > 1.5 {
+				t.Fatalf("%s: t = %d drawn %g times, want %.1f", times, s, count[s], want)
+			}
+		}
+	}
+}
