@@ -182,17 +182,10 @@ func advdiffSetup(n int) (physicsSetup, error) {
 	if err != nil {
 		return physicsSetup{}, err
 	}
-	const kappa = 1e-3
-	maxDt, err := advdiff.MaxDt(g, v, kappa, advdiff.Upwind)
-	if err != nil {
-		return physicsSetup{}, err
-	}
-	sim, err := advdiff.New(g, v, kappa, 0.9*maxDt, advdiff.Upwind)
-	if err != nil {
-		return physicsSetup{}, err
-	}
+	sim := advdiff.AdvDiff{Domain: g, V: v, Kappa: 1e-3, Scheme: advdiff.Upwind}
+	sim.Dt = 0.9 * sim.MaxDt()
 	return physicsSetup{sim: sim, state: []*tensors.Tensor{waves2D(g)}, bytes: 8,
-		params: map[string]any{"scheme": string(advdiff.Upwind), "kappa": kappa, "dt": sim.Dt(), "flow": "cellular"}}, nil
+		params: map[string]any{"scheme": string(sim.Scheme), "kappa": sim.Kappa, "dt": sim.Dt, "flow": "cellular"}}, nil
 }
 
 // smokeSetup is smoke.Plume(n), the box at rest with a source disk (radius 0.05, rate 100) low in

@@ -24,6 +24,12 @@
 // the stability regions of forward Euler and of RK2 touch the imaginary axis only at 0, so with
 // little or no diffusion both blow up; RK3's region holds the imaginary axis up to ±i√3, and its
 // third-order time error stays below the second-order space error at dt ∝ dx.
+//
+// Like heat.Heat and burgers.Burgers, the simulator is a struct of its settings:
+//
+//	v, _ := advdiff.Cellular(g, 1)
+//	s := advdiff.AdvDiff{Domain: g, V: v, Kappa: 1e-3, Scheme: advdiff.Upwind}
+//	s.Dt = 0.9 * s.MaxDt()
 package advdiff
 
 import (
@@ -32,6 +38,7 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/probinv/probinv/physics"
 	"github.com/probinv/probinv/physics/grid"
 )
@@ -57,83 +64,79 @@ const (
 	rk3Real = 2.5
 )
 
-// Sim is the advection–diffusion simulator. Build it with New; the state is one field, c.
-type Sim struct {
-	g      grid.Grid
-	v      [][]float64
-	kappa  float64
-	dt     float64
-	scheme Scheme
-
-	// lo[a], hi[a] are the coefficients of −dt times the flux through the faces along axis a,
-	// −dt·F_{j−½} = lo[a][j]·c[j−1] + hi[a][j]·c[j] over the n+1 faces j (Grid.Faces' layout), flat
-	// in row-major order over the face dimensions faces[a]; see increment.
-	lo, hi [][]float64
-	faces  [][]int
+// AdvDiff is ∂c/∂t + ∇·(v c) = κ∆c on Domain, stepped by Dt with Scheme. Its state is one field c,
+// [b, n] or [b, ny, nx].
+type AdvDiff struct {
+	Domain grid.Grid // 1-D or 2-D, any boundary; walls (Dirichlet or Neumann) are closed to the flow
+	// V is the velocity, one component per grid axis in axis order ((v_y, v_x) in 2-D), each at the
+	// cell centres flat in row-major order (Domain.Cells() values); Uniform and Cellular build common
+	// flows. It is fixed in time: Step puts the face coefficients it implies into the graph as
+	// constants.
+	V      [][]float64
+	Kappa  float64 // the diffusivity κ ≥ 0
+	Dt     float64 // the time step dt > 0; see MaxDt
+	Scheme Scheme  // Upwind (the zero value) or Central
 }
 
-// New is the simulator of c in the velocity v on grid g with diffusivity kappa ≥ 0, time step dt
-// and the given scheme. v has one component per grid axis, in axis order ((v_y, v_x) in 2-D), each
-// the velocity at the cell centres flat in row-major order (g.Cells() values); Uniform and Cellular
-// build common flows. It returns Check's error for settings that cannot run, a
-// *physics.StabilityError when dt exceeds MaxDt.
-func New(g grid.Grid, v [][]float64, kappa, dt float64, scheme Scheme) (*Sim, error) {
-	s := &Sim{g: g, kappa: kappa, dt: dt, scheme: scheme}
-	for _, va := range v { // a copy, so that Check keeps describing the coefficients
-		s.v = append(s.v, append([]float64(nil), va...))
+var _ physics.Simulator = AdvDiff{}
+
+// Grid is the grid the field lives on.
+func (s AdvDiff) Grid() grid.Grid { return s.Domain }
+
+// scheme is s.Scheme with the zero value resolved.
+func (s AdvDiff) scheme() Scheme {
+	if s.Scheme == "" {
+		return Upwind
 	}
-	if err := s.Check(); err != nil {
-		return nil, err
-	}
-	s.build()
-	return s, nil
+	return s.Scheme
 }
-
-// build computes the face coefficients of s's settings, which must be valid (not necessarily
-// stable: the stability tests step past MaxDt).
-func (s *Sim) build() {
-	g, kappa, dt := s.g, s.kappa, s.dt
-	for a := range g.N {
-		u, dims := faceVelocity(g, s.v[a], a)
-		lo, hi := make([]float64, len(u)), make([]float64, len(u))
-		d := kappa / g.Dx(a)
-		for j, uj := range u {
-			// The flux F_{j−½} = u·c_{j−½} − κ·(c[j] − c[j−1])/dx, with c_{j−½} = c[j−1] when the
-			// flow goes up the axis and c[j] when it goes down (upwind) or their average (central).
-			fLo, fHi := uj/2, uj/2
-			if s.scheme == Upwind {
-				fLo, fHi = max(uj, 0), min(uj, 0)
-			}
-			lo[j], hi[j] = -dt*(fLo+d), -dt*(fHi-d)
-		}
-		s.lo, s.hi, s.faces = append(s.lo, lo), append(s.hi, hi), append(s.faces, dims)
-	}
-}
-
-// Grid is the simulator's grid.
-func (s *Sim) Grid() grid.Grid { return s.g }
-
-// Dt is the time step.
-func (s *Sim) Dt() float64 { return s.dt }
 
 // Check reports settings that cannot run: a bad grid, scheme, velocity or diffusivity, a
-// non-positive dt, or (as a *physics.StabilityError) a dt beyond MaxDt.
-func (s *Sim) Check() error {
-	maxDt, rule, err := stability(s.g, s.v, s.kappa, s.scheme)
-	if err != nil {
+// non-positive Dt, or (as a *physics.StabilityError) a Dt beyond MaxDt.
+func (s AdvDiff) Check() error {
+	if err := s.settings(); err != nil {
 		return err
 	}
-	if !(s.dt > 0) || math.IsInf(s.dt, 0) {
-		return fmt.Errorf("advdiff: the time step must be finite and positive, got dt = %g", s.dt)
+	if !(s.Dt > 0) || math.IsInf(s.Dt, 0) {
+		return fmt.Errorf("advdiff: the time step Dt must be finite and positive, got %g", s.Dt)
 	}
-	if s.dt > maxDt {
-		return &physics.StabilityError{Dt: s.dt, MaxDt: maxDt, Rule: rule}
+	if maxDt := s.MaxDt(); s.Dt > maxDt {
+		return &physics.StabilityError{Dt: s.Dt, MaxDt: maxDt, Rule: s.rule()}
 	}
 	return nil
 }
 
-// MaxDt is the largest stable time step of the scheme for velocity v and diffusivity kappa on g
-// (+Inf when both vanish), or an error for settings that cannot run.
+// settings reports what Check does, bar the time step.
+func (s AdvDiff) settings() error {
+	g := s.Domain
+	if err := g.Check(); err != nil {
+		return err
+	}
+	if sc := s.scheme(); sc != Upwind && sc != Central {
+		return fmt.Errorf("advdiff: Scheme must be %q or %q, got %q", Upwind, Central, sc)
+	}
+	if len(s.V) != g.Dim() {
+		return fmt.Errorf("advdiff: the velocity V needs one component per grid axis (%d), got %d", g.Dim(), len(s.V))
+	}
+	for a, va := range s.V {
+		if len(va) != g.Cells() {
+			return fmt.Errorf("advdiff: velocity component %d has %d values; it needs one per cell (%d, row-major over %v)", a, len(va), g.Cells(), g.N)
+		}
+		for _, x := range va {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return fmt.Errorf("advdiff: velocity component %d is not finite (%g)", a, x)
+			}
+		}
+	}
+	if !(s.Kappa >= 0) || math.IsInf(s.Kappa, 0) {
+		return fmt.Errorf("advdiff: the diffusivity Kappa must be finite and ≥ 0, got %g", s.Kappa)
+	}
+	return nil
+}
+
+// MaxDt is the largest stable time step of the scheme for the velocity and diffusivity on the grid
+// (+Inf when both vanish), whatever Dt is; NaN for other settings that Check rejects, so that
+// s.Dt = 0.9·s.MaxDt() leaves Check to say what is wrong.
 //
 // Upwind with forward Euler: dt·max_i(Σ_a outflow_{a,i}/dx_a + 2κ·Σ_a 1/dx_a²) ≤ 1, where
 // outflow_{a,i} = max(u_{i+½}, 0) + max(−u_{i−½}, 0) is the rate at which the faces of cell i
@@ -144,47 +147,21 @@ func (s *Sim) Check() error {
 // Central with SSP-RK3: Σ_a max|u_a|·dt/dx_a / √3 + 4κ·dt·Σ_a 1/dx_a² / 2.5 ≤ 1, which puts the
 // eigenvalues of the frozen-coefficient operator (imaginary part up to Σ_a|u_a|/dx_a, real part
 // down to −4κ·Σ_a 1/dx_a²) inside RK3's stability region.
-func MaxDt(g grid.Grid, v [][]float64, kappa float64, scheme Scheme) (float64, error) {
-	dt, _, err := stability(g, v, kappa, scheme)
-	return dt, err
-}
-
-// stability is MaxDt with its rule, after checking the settings.
-func stability(g grid.Grid, v [][]float64, kappa float64, scheme Scheme) (maxDt float64, rule string, err error) {
-	if err := g.Check(); err != nil {
-		return 0, "", err
+func (s AdvDiff) MaxDt() float64 {
+	if s.settings() != nil {
+		return math.NaN()
 	}
-	if scheme != Upwind && scheme != Central {
-		return 0, "", fmt.Errorf("advdiff: scheme must be %q or %q, got %q", Upwind, Central, scheme)
-	}
-	if len(v) != g.Dim() {
-		return 0, "", fmt.Errorf("advdiff: the velocity needs one component per grid axis (%d), got %d", g.Dim(), len(v))
-	}
-	for a, va := range v {
-		if len(va) != g.Cells() {
-			return 0, "", fmt.Errorf("advdiff: velocity component %d has %d values; it needs one per cell (%d, row-major over %v)", a, len(va), g.Cells(), g.N)
-		}
-		for _, x := range va {
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return 0, "", fmt.Errorf("advdiff: velocity component %d is not finite (%g)", a, x)
-			}
-		}
-	}
-	if !(kappa >= 0) || math.IsInf(kappa, 0) {
-		return 0, "", fmt.Errorf("advdiff: the diffusivity must be finite and ≥ 0, got κ = %g", kappa)
-	}
+	g := s.Domain
 	// diffusion is κ·Σ_a 1/dx_a², the rate of the Laplacian's stencil centre over 2.
 	diffusion := 0.0
 	for a := range g.N {
-		diffusion += kappa / (g.Dx(a) * g.Dx(a))
+		diffusion += s.Kappa / (g.Dx(a) * g.Dx(a))
 	}
-	var rate float64 // 1/maxDt
-	if scheme == Upwind {
-		rule = "upwind, forward Euler: dt·max over cells of (Σ_a outflow_a/dx_a + 2κ·Σ_a 1/dx_a²) ≤ 1, " +
-			"for a uniform v the CFL condition Σ_a |v_a|·dt/dx_a + 2κ·dt·Σ_a 1/dx_a² ≤ 1"
+	var rate float64 // 1/MaxDt
+	if s.scheme() == Upwind {
 		out := make([]float64, g.Cells())
 		for a := range g.N {
-			u, _ := faceVelocity(g, v[a], a)
+			u, _ := faceVelocity(g, s.V[a], a)
 			outer, n, inner := strides(g, a)
 			for o := range outer {
 				for i := range n {
@@ -199,9 +176,8 @@ func stability(g grid.Grid, v [][]float64, kappa float64, scheme Scheme) (maxDt 
 			rate = max(rate, r+2*diffusion)
 		}
 	} else {
-		rule = "central, SSP-RK3: Σ_a max|v_a|·dt/dx_a / √3 + 4κ·dt·Σ_a 1/dx_a² / 2.5 ≤ 1"
 		for a := range g.N {
-			u, _ := faceVelocity(g, v[a], a)
+			u, _ := faceVelocity(g, s.V[a], a)
 			speed := 0.0
 			for _, x := range u {
 				speed = max(speed, math.Abs(x))
@@ -210,7 +186,16 @@ func stability(g grid.Grid, v [][]float64, kappa float64, scheme Scheme) (maxDt 
 		}
 		rate += 4 * diffusion / rk3Real
 	}
-	return 1 / rate, rule, nil
+	return 1 / rate
+}
+
+// rule is MaxDt's rule, for the StabilityError.
+func (s AdvDiff) rule() string {
+	if s.scheme() == Upwind {
+		return "upwind, forward Euler: dt·max over cells of (Σ_a outflow_a/dx_a + 2κ·Σ_a 1/dx_a²) ≤ 1, " +
+			"for a uniform v the CFL condition Σ_a |v_a|·dt/dx_a + 2κ·dt·Σ_a 1/dx_a² ≤ 1"
+	}
+	return "central, SSP-RK3: Σ_a max|v_a|·dt/dx_a / √3 + 4κ·dt·Σ_a 1/dx_a² / 2.5 ≤ 1"
 }
 
 // strides splits the row-major cells of g around axis a: outer cells before it, n along it, inner
@@ -237,27 +222,37 @@ func faceVelocity(g grid.Grid, va []float64, a int) (u []float64, dims []int) {
 	dims[a] = n + 1
 	u = make([]float64, outer*(n+1)*inner)
 	for o := range outer {
-		for k := range inner {
-			cell := func(i int) float64 { return va[(o*n+i)*inner+k] }
-			for j := 1; j < n; j++ {
-				u[(o*(n+1)+j)*inner+k] = (cell(j-1) + cell(j)) / 2
+		for j := range n + 1 {
+			// Face j lies between cells j−1 and j, the wall faces 0 and n between cells n−1 and 0
+			// of a periodic grid; on a walled grid they stay zero.
+			left, right := j-1, j
+			if j == 0 || j == n {
+				if g.BC != grid.Periodic {
+					continue
+				}
+				left, right = n-1, 0
 			}
-			if g.BC == grid.Periodic {
-				wall := (cell(n-1) + cell(0)) / 2
-				u[(o*(n+1))*inner+k], u[(o*(n+1)+n)*inner+k] = wall, wall
+			face := u[(o*(n+1)+j)*inner:][:inner]
+			vl, vr := va[(o*n+left)*inner:][:inner], va[(o*n+right)*inner:][:inner]
+			for k := range face {
+				face[k] = (vl[k] + vr[k]) / 2
 			}
 		}
 	}
 	return u, dims
 }
 
-// Step advances c by dt: forward Euler for Upwind, SSP-RK3 for Central.
-func (s *Sim) Step(state []*Node) []*Node {
+// Step advances c by Dt: forward Euler for Upwind, SSP-RK3 for Central. Bad settings (see Check)
+// panic here: call Check first, as physics.Rollout does.
+func (s AdvDiff) Step(state []*Node) []*Node {
+	if len(state) != 1 {
+		panic(fmt.Sprintf("advdiff: the state is one field c, got %d", len(state)))
+	}
 	c := state[0]
-	lo, hi := s.coefficients(c.Graph(), c.DType())
+	lo, hi := s.coefficients(c.Graph(), c.DType()) // once, for all the stages
 	// euler is u + dt·L(u), L(u) = −∇·(v u) + κ∆u.
 	euler := func(u *Node) *Node { return Add(u, s.increment(u, lo, hi)) }
-	if s.scheme == Upwind {
+	if s.scheme() == Upwind {
 		return []*Node{euler(c)}
 	}
 	// SSP-RK3 (Shu & Osher 1988), convex combinations of Euler steps:
@@ -272,11 +267,11 @@ func (s *Sim) Step(state []*Node) []*Node {
 // Residual is the mean square over the cells of each batch row of the PDE's residual between
 // consecutive states, (c' − c)/dt + ∇·(v c) − κ∆c, the fluxes and Laplacian taken at c (forward
 // Euler's): zero for an Upwind step, O(dt) for a Central one (whose RK3 stages differ from Euler).
-func (s *Sim) Residual(prev, next []*Node) *Node {
+func (s AdvDiff) Residual(prev, next []*Node) *Node {
 	c := prev[0]
 	lo, hi := s.coefficients(c.Graph(), c.DType())
-	r := DivScalar(Sub(Sub(next[0], c), s.increment(c, lo, hi)), s.dt)
-	axes := make([]int, s.g.Dim())
+	r := DivScalar(Sub(Sub(next[0], c), s.increment(c, lo, hi)), s.Dt)
+	axes := make([]int, s.Domain.Dim())
 	for a := range axes {
 		axes[a] = a + 1
 	}
@@ -285,11 +280,11 @@ func (s *Sim) Residual(prev, next []*Node) *Node {
 
 // increment is forward Euler's change dt·L(c), L(c) = −∇·(v c) + κ∆c = −Σ_a (F_{i+½} − F_{i−½})/dx_a:
 // the difference along each axis of the face values lo·c[j−1] + hi·c[j] = −dt·F_{j−½}.
-func (s *Sim) increment(c *Node, lo, hi []*Node) *Node {
+func (s AdvDiff) increment(c *Node, lo, hi []*Node) *Node {
 	var inc *Node
-	for a := range s.g.N {
-		left, right := s.g.Faces(c, a)
-		d := s.g.FaceDifference(Add(Mul(lo[a], left), Mul(hi[a], right)), a)
+	for a := range s.Domain.N {
+		left, right := s.Domain.Faces(c, a)
+		d := s.Domain.FaceDifference(Add(Mul(lo[a], left), Mul(hi[a], right)), a)
 		if inc == nil {
 			inc = d
 		} else {
@@ -299,19 +294,53 @@ func (s *Sim) increment(c *Node, lo, hi []*Node) *Node {
 	return inc
 }
 
-// coefficients are the face flux coefficients as constants of g, shaped [1, faces…] to broadcast
-// over the batch.
-func (s *Sim) coefficients(g *Graph, dtype dtypes.DType) (lo, hi []*Node) {
-	for a := range s.g.N {
-		dims := append([]int{1}, s.faces[a]...)
-		lo = append(lo, Reshape(ConstAsDType(g, dtype, s.lo[a]), dims...))
-		hi = append(hi, Reshape(ConstAsDType(g, dtype, s.hi[a]), dims...))
+// coefficients are, for each axis a, the coefficients of −dt times the flux through its n+1 faces j
+// (Grid.Faces' layout), −dt·F_{j−½} = lo[a][j]·c[j−1] + hi[a][j]·c[j], as constants of gr shaped
+// [1, faces…] to broadcast over the batch. Computing them on the host once per graph, rather than
+// the face velocities and upwind switches in the graph, keeps them out of every step's work.
+func (s AdvDiff) coefficients(gr *Graph, dtype dtypes.DType) (lo, hi []*Node) {
+	if err := s.settings(); err != nil {
+		panic(fmt.Sprintf("advdiff: %v (call Check before building graphs)", err))
+	}
+	g := s.Domain
+	for a := range g.N {
+		u, faces := faceVelocity(g, s.V[a], a)
+		l, h := make([]float64, len(u)), make([]float64, len(u))
+		d := s.Kappa / g.Dx(a)
+		for j, uj := range u {
+			// The flux F_{j−½} = u·c_{j−½} − κ·(c[j] − c[j−1])/dx, with c_{j−½} = c[j−1] when the
+			// flow goes up the axis and c[j] when it goes down (upwind) or their average (central).
+			fLo, fHi := uj/2, uj/2
+			if s.scheme() == Upwind {
+				fLo, fHi = max(uj, 0), min(uj, 0)
+			}
+			l[j], h[j] = -s.Dt*(fLo+d), -s.Dt*(fHi-d)
+		}
+		dims := append([]int{1}, faces...)
+		lo, hi = append(lo, constant(gr, dtype, l, dims)), append(hi, constant(gr, dtype, h, dims))
 	}
 	return lo, hi
 }
 
+// constant is x (row-major over dims) as a constant of gr in dtype. It converts x on the host with a
+// typed loop: graph.ConstAsDType converts element by element through reflection, which took seconds
+// for the coefficients of a 1024² grid and most of a minute at 4096².
+func constant(gr *Graph, dtype dtypes.DType, x []float64, dims []int) *Node {
+	switch dtype {
+	case dtypes.Float64:
+		return ConstTensor(gr, tensors.FromFlatDataAndDimensions(x, dims...))
+	case dtypes.Float32:
+		x32 := make([]float32, len(x))
+		for i, v := range x {
+			x32[i] = float32(v)
+		}
+		return ConstTensor(gr, tensors.FromFlatDataAndDimensions(x32, dims...))
+	}
+	return ConvertDType(ConstTensor(gr, tensors.FromFlatDataAndDimensions(x, dims...)), dtype)
+}
+
 // Uniform is the constant velocity with components v (in grid-axis order, (v_y, v_x) in 2-D) as
-// fields for New.
+// fields for AdvDiff.V.
 func Uniform(g grid.Grid, v ...float64) [][]float64 {
 	fields := make([][]float64, len(v))
 	for a, va := range v {
@@ -326,7 +355,7 @@ func Uniform(g grid.Grid, v ...float64) [][]float64 {
 // Cellular is the periodic cellular flow of peak speed u on a 2-D grid: four counter-rotating
 // cells with stream function ψ = u·Ly/(2π)·sin(2πx/Lx)·sin(2πy/Ly), so v_x = ∂ψ/∂y =
 // u·sin(2πx/Lx)·cos(2πy/Ly) and v_y = −∂ψ/∂x = −u·(Ly/Lx)·cos(2πx/Lx)·sin(2πy/Ly): divergence-free,
-// and zero normal velocity on the walls x = 0, Lx and y = 0, Ly. It returns (v_y, v_x) for New.
+// and zero normal velocity on the walls x = 0, Lx and y = 0, Ly. It returns (v_y, v_x) for AdvDiff.V.
 func Cellular(g grid.Grid, u float64) ([][]float64, error) {
 	if g.Dim() != 2 || len(g.L) != 2 {
 		return nil, fmt.Errorf("advdiff: the cellular flow needs a 2-D grid, got cells %v", g.N)
@@ -344,5 +373,3 @@ func Cellular(g grid.Grid, u float64) ([][]float64, error) {
 	}
 	return [][]float64{vy, vx}, nil
 }
-
-var _ physics.Simulator = (*Sim)(nil)

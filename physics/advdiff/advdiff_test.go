@@ -89,18 +89,12 @@ func convergence(t *testing.T, dim int, ns []int, scheme Scheme, v []float64, ka
 		}
 	}
 	finest := grids[len(grids)-1]
-	maxDt, err := MaxDt(finest, Uniform(finest, v...), kappa, scheme)
-	if err != nil {
-		t.Fatal(err)
-	}
+	maxDt := AdvDiff{Domain: finest, V: Uniform(finest, v...), Kappa: kappa, Scheme: scheme}.MaxDt()
 	var errs []float64
 	for i, g := range grids {
 		dt := 0.5 * maxDt * float64(ns[len(ns)-1]/ns[i])
 		steps := int(math.Ceil(T / dt))
-		sim, err := New(g, Uniform(g, v...), kappa, T/float64(steps), scheme)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sim := AdvDiff{Domain: g, V: Uniform(g, v...), Kappa: kappa, Dt: T / float64(steps), Scheme: scheme}
 		c0 := sample(g, func(y, x float64) float64 { return exact(0, y, x) })
 		got := run(t, sim, field(g, c0, dtypes.Float64), steps)
 		errs = append(errs, rms(got, sample(g, func(y, x float64) float64 { return exact(T, y, x) })))
@@ -190,8 +184,8 @@ func TestOperator(t *testing.T) {
 		{grid.Neumann, []float64{0, 0}, Upwind},
 	} {
 		g := grid.New2D(6, 8, 1.5, 1, tc.bc)
-		sim, err := New(g, Uniform(g, tc.v...), kappa, dt, tc.scheme)
-		if err != nil {
+		sim := AdvDiff{Domain: g, V: Uniform(g, tc.v...), Kappa: kappa, Dt: dt, Scheme: tc.scheme}
+		if err := sim.Check(); err != nil {
 			t.Fatal(err)
 		}
 		c := tensors.FromFlatDataAndDimensions(c0, 2, 6, 8)
@@ -236,14 +230,8 @@ func TestMass(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		maxDt, err := MaxDt(g, v, tc.kappa, tc.scheme)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sim, err := New(g, v, tc.kappa, maxDt, tc.scheme)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sim := AdvDiff{Domain: g, V: v, Kappa: tc.kappa, Scheme: tc.scheme}
+		sim.Dt = sim.MaxDt()
 		c0 := sample(g, func(y, x float64) float64 {
 			return math.Exp(-((x-0.3)*(x-0.3) + (y-0.4)*(y-0.4)) / 0.02)
 		})
@@ -261,7 +249,7 @@ func TestMass(t *testing.T) {
 			lowest = min(lowest, x)
 		}
 		t.Logf("%s %s κ = %g %s: relative mass change %.2g after %d steps (dt = %.3g), min c = %.3g",
-			tc.bc, tc.scheme, tc.kappa, tc.dtype, rel, steps, maxDt, lowest)
+			tc.bc, tc.scheme, tc.kappa, tc.dtype, rel, steps, sim.Dt, lowest)
 		if rel > tc.tol {
 			t.Errorf("%s %s %s: relative mass change %.3g after %d steps, want ≤ %g", tc.bc, tc.scheme, tc.dtype, rel, steps, tc.tol)
 		}
@@ -289,11 +277,13 @@ func TestStability(t *testing.T) {
 	norm := func(c []float64) float64 { return rms(c, make([]float64, len(c))) }
 	for i, scheme := range schemes {
 		maxDt := want[i]
-		got, err := MaxDt(g, v, kappa, scheme)
-		if err != nil || math.Abs(got-maxDt) > 1e-12*maxDt {
-			t.Fatalf("%s: MaxDt = %g, %v; want %g", scheme, got, err, maxDt)
+		sim := AdvDiff{Domain: g, V: v, Kappa: kappa, Scheme: scheme}
+		got := sim.MaxDt()
+		if math.Abs(got-maxDt) > 1e-12*maxDt {
+			t.Fatalf("%s: MaxDt = %g; want %g", scheme, got, maxDt)
 		}
-		_, err = New(g, v, kappa, 1.01*maxDt, scheme)
+		sim.Dt = 1.01 * maxDt
+		err := sim.Check()
 		var se *physics.StabilityError
 		if !errors.As(err, &se) || se.MaxDt != got || !strings.Contains(err.Error(), "use dt ≤") {
 			t.Fatalf("%s at 1.01·MaxDt: error %v, want a *physics.StabilityError with MaxDt %g", scheme, err, maxDt)
@@ -306,15 +296,11 @@ func TestStability(t *testing.T) {
 			v     [][]float64
 			kappa float64
 		}{{v, 0}, {Uniform(g, 0, 0), kappa}} {
-			maxDt, _ := MaxDt(g, flow.v, flow.kappa, scheme)
-			sim, err := New(g, flow.v, flow.kappa, maxDt, scheme)
-			if err != nil {
-				t.Fatal(err)
-			}
+			sim := AdvDiff{Domain: g, V: flow.v, Kappa: flow.kappa, Scheme: scheme}
+			sim.Dt = sim.MaxDt()
 			stable := norm(run(t, sim, field(g, noise, dtypes.Float64), 200)) / norm(noise)
-			// Past the guard New and Rollout refuse: build the simulator and step it with an Exec.
-			sim = &Sim{g: g, v: flow.v, kappa: flow.kappa, dt: 1.1 * maxDt, scheme: scheme}
-			sim.build()
+			// Past the guard Rollout refuses: step the simulator with an Exec.
+			sim.Dt *= 1.1
 			exec, err := NewExec(b, func(c *Node) *Node { return sim.Step([]*Node{c})[0] })
 			if err != nil {
 				t.Fatal(err)
@@ -348,17 +334,25 @@ func TestSettings(t *testing.T) {
 		{"NaN velocity", Uniform(g, math.NaN(), 0), 0, 0.01, Upwind, "not finite"},
 		{"negative κ", Uniform(g, 1, 0), -1, 0.01, Upwind, "diffusivity"},
 		{"zero dt", Uniform(g, 1, 0), 0, 0, Upwind, "time step"},
-		{"scheme", Uniform(g, 1, 0), 0, 0.01, "weno", "scheme must be"},
+		{"NaN dt", Uniform(g, 1, 0), 0, math.NaN(), Upwind, "time step"},
+		{"scheme", Uniform(g, 1, 0), 0, 0.01, "weno", "Scheme must be"},
 	} {
-		if _, err := New(g, tc.v, tc.kappa, tc.dt, tc.scheme); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if err := (AdvDiff{Domain: g, V: tc.v, Kappa: tc.kappa, Dt: tc.dt, Scheme: tc.scheme}).Check(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
 		}
 	}
 	if _, err := Cellular(grid.New1D(8, 1, grid.Periodic), 1); err == nil {
 		t.Error("Cellular on a 1-D grid: no error")
 	}
-	if dt, err := MaxDt(g, Uniform(g, 0, 0), 0, Central); err != nil || !math.IsInf(dt, 1) {
-		t.Errorf("MaxDt without flow or diffusion = %g, %v; want +Inf", dt, err)
+	if dt := (AdvDiff{Domain: g, V: Uniform(g, 0, 0), Scheme: Central}).MaxDt(); !math.IsInf(dt, 1) {
+		t.Errorf("MaxDt without flow or diffusion = %g; want +Inf", dt)
+	}
+	v := Uniform(g, 0.5, 1)
+	if zero, upwind := (AdvDiff{Domain: g, V: v, Kappa: 0.01}).MaxDt(), (AdvDiff{Domain: g, V: v, Kappa: 0.01, Scheme: Upwind}).MaxDt(); zero != upwind {
+		t.Errorf("MaxDt of the zero Scheme = %g, of Upwind %g: the zero Scheme is Upwind", zero, upwind)
+	}
+	if dt := (AdvDiff{Domain: g, V: Uniform(g, 1)}).MaxDt(); !math.IsNaN(dt) {
+		t.Errorf("MaxDt of a velocity with one component on a 2-D grid = %g; want NaN", dt)
 	}
 }
 
@@ -370,8 +364,8 @@ func TestResidual(t *testing.T) {
 	v, _ := Cellular(g, 1)
 	c0 := field(g, sample(g, func(y, x float64) float64 { return math.Sin(2*math.Pi*x) * math.Cos(4*math.Pi*y) }), dtypes.Float64)
 	residual := func(scheme Scheme, dt float64) float64 {
-		sim, err := New(g, v, 0.01, dt, scheme)
-		if err != nil {
+		sim := AdvDiff{Domain: g, V: v, Kappa: 0.01, Dt: dt, Scheme: scheme}
+		if err := sim.Check(); err != nil {
 			t.Fatal(err)
 		}
 		r, err := ExecOnce(b, func(c *Node) *Node {
@@ -406,14 +400,8 @@ func TestGradient(t *testing.T) {
 		if tc.g.Dim() == 2 {
 			v, _ = Cellular(tc.g, 1)
 		}
-		maxDt, err := MaxDt(tc.g, v, 0.01, tc.scheme)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sim, err := New(tc.g, v, 0.01, 0.8*maxDt, tc.scheme)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sim := AdvDiff{Domain: tc.g, V: v, Kappa: 0.01, Scheme: tc.scheme}
+		sim.Dt = 0.8 * sim.MaxDt()
 		rng := rand.New(rand.NewPCG(3, 5))
 		c0 := make([]float64, 2*tc.g.Cells())
 		for i := range c0 {
@@ -450,11 +438,8 @@ func BenchmarkStep(b *testing.B) {
 					const batch = 16
 					g := grid.New2D(n, n, 1, 1, grid.Periodic)
 					v, _ := Cellular(g, 1)
-					dt, _ := MaxDt(g, v, 1e-3, scheme)
-					sim, err := New(g, v, 1e-3, dt, scheme)
-					if err != nil {
-						b.Fatal(err)
-					}
+					sim := AdvDiff{Domain: g, V: v, Kappa: 1e-3, Scheme: scheme}
+					sim.Dt = sim.MaxDt()
 					exec, err := NewExec(be, func(c *Node) *Node { return sim.Step([]*Node{c})[0] })
 					if err != nil {
 						b.Fatal(err)
