@@ -38,6 +38,15 @@ func (e *StabilityError) Error() string {
 	return fmt.Sprintf("physics: dt = %g is unstable (%s); use dt ≤ %g", e.Dt, e.Rule, e.MaxDt)
 }
 
+// StateChecker is a Simulator whose stability depends on the state as well as on its settings:
+// burgers.Burgers and smoke.Smoke bound the speed in their CFL rule by a setting, which a state
+// faster than that bound silently breaks. CheckState reports such a state (a *StabilityError naming
+// the dt the state needs) or one that is not the simulator's state; Rollout calls it on the
+// initial state.
+type StateChecker interface {
+	CheckState(state []*tensors.Tensor) error
+}
+
 // Options are a rollout's settings.
 type Options struct {
 	Every    int       // keep a snapshot of the state every Every steps (0: only the final state)
@@ -49,8 +58,8 @@ type Options struct {
 // rollout with an error naming the step.
 //
 // snapshots[i] is the state after (i+1)·opts.Every steps (the initial state is the caller's own);
-// the last snapshot and final may be the same tensors. sim.Check runs first, so an unstable dt is
-// reported before any work. The compiled step also returns whether the new state is finite, a
+// the last snapshot and final may be the same tensors. sim.Check runs first, and CheckState on the
+// initial state when sim is a StateChecker, so an unstable dt is reported before any work. The compiled step also returns whether the new state is finite, a
 // reduction in the graph, so that the check costs no copy of the state to the host.
 func Rollout(b backends.Backend, sim Simulator, state []*tensors.Tensor, steps int, opts Options) (final []*tensors.Tensor, snapshots [][]*tensors.Tensor, err error) {
 	if err := sim.Check(); err != nil {
@@ -63,6 +72,11 @@ func Rollout(b backends.Backend, sim Simulator, state []*tensors.Tensor, steps i
 		return nil, nil, fmt.Errorf("physics: Rollout needs steps ≥ 0, got %d", steps)
 	case opts.Every < 0:
 		return nil, nil, fmt.Errorf("physics: Options.Every must be ≥ 0 (0: no snapshots), got %d", opts.Every)
+	}
+	if sc, ok := sim.(StateChecker); ok {
+		if err := sc.CheckState(state); err != nil {
+			return nil, nil, err
+		}
 	}
 	n := len(state)
 	exec, err := NewExec(b, func(in []*Node) []*Node {

@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/probinv/probinv/internal/testbackend"
 	"github.com/probinv/probinv/physics"
+	"github.com/probinv/probinv/physics/burgers"
 	"github.com/probinv/probinv/physics/grid"
 	"github.com/probinv/probinv/physics/physicstest"
 )
@@ -98,6 +99,52 @@ func TestRolloutErrors(t *testing.T) {
 	}
 	if _, _, err = physics.Rollout(b, toy{g: g, q: 1}, u0, 3, physics.Options{Every: -1}); err == nil {
 		t.Error("Every < 0 accepted")
+	}
+}
+
+// bounded is toy with a state check: |u₀| ≤ 1.
+type bounded struct {
+	toy
+	checked *int // how many times CheckState ran
+}
+
+func (s bounded) CheckState(state []*tensors.Tensor) error {
+	*s.checked++
+	m := 0.0
+	for _, x := range tensors.MustCopyFlatData[float64](state[0]) {
+		m = max(m, math.Abs(x))
+	}
+	if m > 1 {
+		return &physics.StabilityError{Dt: 1, MaxDt: 1 / m, Rule: "toy: max|u₀|·dt ≤ 1"}
+	}
+	return nil
+}
+
+// TestStateChecker: Rollout runs a StateChecker's CheckState on the initial state, once, and
+// returns its error before any step; burgers.Burgers is one, whose UMax below max|u₀| is refused.
+func TestStateChecker(t *testing.T) {
+	b := testbackend.Get(t)
+	g := grid.New1D(4, 1, grid.Periodic)
+	var checked int
+	sim := bounded{toy{g: g, q: 0.5}, &checked}
+	if _, _, err := physics.Rollout(b, sim, []*tensors.Tensor{tensors.FromValue([][]float64{{0.1, 0.2, 0.3, 0.4}})}, 3, physics.Options{}); err != nil || checked != 1 {
+		t.Errorf("a state within the bound: error %v, CheckState ran %d times; want no error, once", err, checked)
+	}
+	_, _, err := physics.Rollout(b, sim, []*tensors.Tensor{tensors.FromValue([][]float64{{1, 2, 3, 4}})}, 3, physics.Options{})
+	var se *physics.StabilityError
+	if !errors.As(err, &se) || se.MaxDt != 0.25 {
+		t.Errorf("a state beyond the bound: got %v, want CheckState's *physics.StabilityError", err)
+	}
+
+	s := burgers.Burgers{Domain: grid.New1D(16, 1, grid.Periodic), Nu: 0.01, UMax: 1}
+	s.Dt = s.MaxDt()
+	u0 := make([]float64, 16)
+	for i, x := range s.Domain.Coords(0) {
+		u0[i] = 2 * math.Sin(2*math.Pi*x) // max|u₀| ≈ 2 > UMax
+	}
+	_, _, err = physics.Rollout(b, s, []*tensors.Tensor{tensors.FromFlatDataAndDimensions(u0, 1, 16)}, 3, physics.Options{})
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "max|u₀|") {
+		t.Errorf("Burgers with UMax below max|u₀|: got %v, want a *physics.StabilityError naming max|u₀|", err)
 	}
 }
 

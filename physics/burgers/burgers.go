@@ -49,7 +49,10 @@ type Burgers struct {
 	MUSCL bool
 }
 
-var _ physics.Simulator = Burgers{}
+var (
+	_ physics.Simulator    = Burgers{}
+	_ physics.StateChecker = Burgers{}
+)
 
 // Grid is the simulator's grid.
 func (s Burgers) Grid() grid.Grid { return s.Domain }
@@ -110,7 +113,8 @@ func (s Burgers) Check() error {
 
 // CheckState is Check for the state the rollout starts from: a *physics.StabilityError when Dt exceeds
 // the largest stable step for max|u₀| (UMax below the state's actual bound), another error when the
-// state is not one finite field over the grid. Without it a wrong UMax shows only when the rollout
+// state is not one finite field over the grid. physics.Rollout calls it on the initial state
+// (Burgers is a physics.StateChecker): without it a wrong UMax would show only when the rollout
 // blows up (Rollout's non-finite error), or as oscillations if it does not.
 func (s Burgers) CheckState(state []*tensors.Tensor) error {
 	if err := s.Check(); err != nil {

@@ -67,7 +67,10 @@ type Smoke struct {
 	MaxSpeed float64   // the bound on |v| the stability guard assumes
 }
 
-var _ physics.Simulator = Smoke{}
+var (
+	_ physics.Simulator    = Smoke{}
+	_ physics.StateChecker = Smoke{}
+)
 
 // Plume is the setup of Holzschuh et al.'s buoyancy experiment (phiflow's 100 × 100 box with dt = 1,
 // buoyancy 0.1 and one unit of smoke added per step), rescaled to the unit box on n × n cells:
@@ -101,7 +104,8 @@ func (s Smoke) Check() error {
 
 // CheckState is Check for a state, e.g. the one a rollout starts from or a rollout's snapshot: a
 // *StabilityError when dt·max|v|/min(dx, dy) exceeds CFL for the state's actual velocity, another
-// error when the state is not four finite float32 or float64 [b, ny, nx] fields.
+// error when the state is not four finite float32 or float64 [b, ny, nx] fields. physics.Rollout
+// calls it on the initial state (Smoke is a physics.StateChecker).
 func (s Smoke) CheckState(state []*tensors.Tensor) error {
 	if err := s.Check(); err != nil {
 		return err
