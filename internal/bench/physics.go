@@ -188,8 +188,8 @@ func advdiffSetup(n int) (physicsSetup, error) {
 		params: map[string]any{"scheme": string(sim.Scheme), "kappa": sim.Kappa, "dt": sim.Dt, "flow": "cellular"}}, nil
 }
 
-// smokeSetup is smoke.Plume(n), the box at rest with a source disk (radius 0.05, rate 100) low in
-// the box at a different x per row. Per cell update, the step reads vx, vy, d, s and writes the
+// smokeSetup is smoke.Plume(n), the box at rest with its source (PlumeSource: a disk of radius
+// 0.05, rate 100) low in the box at a different x per row. Per cell update, the step reads vx, vy, d, s and writes the
 // advected vx*, vy* and d (7 accesses: semi-Lagrangian advection gathers four neighbours, counted as
 // one read), takes the divergence of v* (3), solves for the pressure with four dense DCT passes, each
 // a read and a write (8, with 2n multiply-adds per cell each), and subtracts its gradient, reading p,
@@ -204,8 +204,7 @@ func smokeSetup(n int) (physicsSetup, error) {
 	for r := range physicsBatch {
 		centers = append(centers, 0.1, float32(0.3+0.4*float64(r)/physicsBatch))
 	}
-	src, err := ExecOnce(b, func(c *Node) *Node { return smoke.Inflow(s.Box, c, 0.05, 100) },
-		tensors.FromFlatDataAndDimensions(centers, physicsBatch, 2))
+	src, err := ExecOnce(b, s.PlumeSource, tensors.FromFlatDataAndDimensions(centers, physicsBatch, 2))
 	if err != nil {
 		return physicsSetup{}, err
 	}

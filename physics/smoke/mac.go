@@ -43,9 +43,15 @@ func extend(u *Node, axis int) *Node {
 	return Concatenate([]*Node{u, ZerosLike(SliceAxis(u, axis, AxisRange(0, 1)))}, axis)
 }
 
-// divergence is the MAC divergence at the cell centres,
-// (D v)[j, i] = (vx[j, i+1] − vx[j, i])/dx + (vy[j+1, i] − vy[j, i])/dy, with the wall faces zero.
-func divergence(g grid.Grid, vx, vy *Node) *Node {
+// Divergence is the MAC divergence ∇·v of a velocity (vx, vy) on the faces of box g ([b, ny, nx]
+// each, the layout above) at the cell centres,
+//
+//	(D v)[j, i] = (vx[j, i+1] − vx[j, i])/dx + (vy[j+1, i] − vy[j, i])/dy,
+//
+// with the wall faces zero. It is the divergence the projection removes, so on the velocity of a
+// step it is zero to rounding: the incompressibility check of a state (grid.Divergence's central
+// differences of cell-centred fields do not apply to the staggered velocity).
+func Divergence(g grid.Grid, vx, vy *Node) *Node {
 	dy, dx := g.Dx(0), g.Dx(1)
 	return Add(DivScalar(Sub(after(vx, 2), vx), dx), DivScalar(Sub(after(vy, 1), vy), dy))
 }
@@ -123,7 +129,7 @@ func (p *Projection) Pressure(r *Node) *Node {
 
 // Apply is the projected velocity v − G p, with p from D v.
 func (p *Projection) Apply(vx, vy *Node) (*Node, *Node) {
-	gx, gy := gradient(p.g, p.Pressure(divergence(p.g, vx, vy)))
+	gx, gy := gradient(p.g, p.Pressure(Divergence(p.g, vx, vy)))
 	return Sub(vx, gx), Sub(vy, gy)
 }
 

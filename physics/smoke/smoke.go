@@ -74,12 +74,20 @@ var (
 
 // Plume is the setup of Holzschuh et al.'s buoyancy experiment (phiflow's 100 × 100 box with dt = 1,
 // buoyancy 0.1 and one unit of smoke added per step), rescaled to the unit box on n × n cells:
-// dt = 0.01, β = 10, and with Inflow(…, 0.05, 100) at (y, x) = (0.1, 0.5) as the source for
-// t < 0.2. MaxSpeed is 6, above the speeds that plume reaches (max|v| ≈ 4.1 on 32 × 32, 4.8 on
+// dt = 0.01, β = 10, and PlumeSource at (y, x) = (0.1, 0.5) as the source for t < 0.2. MaxSpeed is 6, above the speeds that plume reaches (max|v| ≈ 4.1 on 32 × 32, 4.8 on
 // 64 × 64, at t ≈ 0.25), so Check passes for n ≤ 83; finer grids need a smaller Dt.
 func Plume(n int) Smoke {
 	return Smoke{Box: grid.New2D(n, n, 1, 1, grid.Neumann), Dt: 0.01, Buoyancy: 10, MaxSpeed: 6}
 }
+
+// PlumeSource is the source field of Plume's experiment in s's box for centres [b, 2] ((y, x) per
+// batch row, in the box's units): Inflow(s.Box, center, 0.05, 100), a disk of radius 0.05 adding
+// 100 units of density per unit time (phiflow's one unit per step of dt = 1, rescaled). The
+// experiment starts from the box at rest with this field, centred at (0.1, 0.5), as the state's S,
+// and sets S to zero after t = 0.2 (20 steps of Plume's Dt). As a tensor:
+//
+//	src, err := graph.ExecOnce(backend, s.PlumeSource, [][]float64{{0.1, 0.5}})
+func (s Smoke) PlumeSource(center *Node) *Node { return Inflow(s.Box, center, 0.05, 100) }
 
 // Grid is the box.
 func (s Smoke) Grid() grid.Grid { return s.Box }

@@ -103,8 +103,8 @@ func TestProjection(t *testing.T) {
 		tx, ty := proj.Apply(sx, sy)
 		// ⟨P v, w⟩ and ⟨v, P w⟩
 		dot := func(ax, ay, bx, by *Node) *Node { return Add(ReduceAllSum(Mul(ax, bx)), ReduceAllSum(Mul(ay, by))) }
-		return []*Node{divergence(g, vx, vy), divergence(g, px, py), px, py, ppx, ppy, hx, hy, gx, gy, tx, ty,
-			dot(px, py, wx, wy), dot(vx, vy, qx, qy), divergence(g, sx, sy)}
+		return []*Node{Divergence(g, vx, vy), Divergence(g, px, py), px, py, ppx, ppy, hx, hy, gx, gy, tx, ty,
+			dot(px, py, wx, wy), dot(vx, vy, qx, qy), Divergence(g, sx, sy)}
 	}, vx, vy, wx, wy, p, sx, sy)
 
 	before, after := maxAbs(values(out[0])), maxAbs(values(out[1]))
@@ -151,7 +151,7 @@ func plume(t *testing.T, backend backends.Backend, s Smoke, b int, y, x float64)
 	for r := range centers {
 		centers[r] = []float64{y, x + 0.05*float64(r)}
 	}
-	src := MustExecOnce(backend, func(c *Node) *Node { return Inflow(s.Box, c, 0.05, 100) }, centers)
+	src := MustExecOnce(backend, s.PlumeSource, centers)
 	return []*tensors.Tensor{zero(), zero(), zero(), src}
 }
 
@@ -192,7 +192,7 @@ func TestPlumeRises(t *testing.T) {
 	}
 	step := stepper(backend, func(state []*Node) []*Node {
 		next := s.Step(state)
-		return append(next, divergence(s.Box, next[VX], next[VY]))
+		return append(next, Divergence(s.Box, next[VX], next[VY]))
 	})
 	state := plume(t, backend, s, 2, 0.1, 0.45)
 	h := s.Box.Dx(0)
@@ -432,7 +432,7 @@ func BenchmarkStep(b *testing.B) {
 					centers[r] = []float32{0.1, 0.3 + 0.4*float32(r)/float32(batch)}
 				}
 				zero := tensors.FromFlatDataAndDimensions(make([]float32, batch*n*n), batch, n, n)
-				src := MustExecOnce(backend, func(c *Node) *Node { return Inflow(s.Box, c, 0.05, 100) }, centers)
+				src := MustExecOnce(backend, s.PlumeSource, centers)
 				state, _, err := physics.Rollout(backend, s, []*tensors.Tensor{zero, zero, zero, src}, steps, physics.Options{})
 				if err != nil {
 					b.Fatal(err)
