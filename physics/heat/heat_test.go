@@ -192,28 +192,58 @@ func TestStabilityLimit(t *testing.T) {
 	}
 }
 
-// TestResidual: zero for an explicit step, and (ε/dt)² per row for an explicit step plus ε.
+// TestResidual: each scheme's residual is zero for its own step and (ε/dt)² per row for its step
+// plus ε; for the exact solution sampled one dt apart, the exact scheme's residual is zero to
+// rounding even far beyond the explicit limit, while the explicit one is forward Euler's local error.
 func TestResidual(t *testing.T) {
 	b := testbackend.Get(t)
 	rng := rand.New(rand.NewPCG(5, 6))
 	g := grid.New2D(6, 8, 1, 1.5, grid.Neumann)
-	h := Heat{Domain: g, Nu: 0.2}
-	h.Dt = 0.5 * h.MaxDt()
 	u := make([]float64, 2*g.Cells())
 	for i := range u {
 		u[i] = rng.NormFloat64()
 	}
 	eps := []float64{0, 1e-3}
-	out, err := ExecOnce(b, func(u, e *Node) *Node {
-		next := h.Step([]*Node{u})[0]
-		return h.Residual([]*Node{u}, []*Node{Add(next, Reshape(e, 2, 1, 1))})
-	}, tensors.FromFlatDataAndDimensions(u, 2, 6, 8), eps)
-	if err != nil {
-		t.Fatal(err)
+	for _, scheme := range []Scheme{Explicit, Exact} {
+		h := Heat{Domain: g, Nu: 0.2, Scheme: scheme}
+		h.Dt = 0.5 * h.MaxDt()
+		out, err := ExecOnce(b, func(u, e *Node) *Node {
+			next := h.Step([]*Node{u})[0]
+			return h.Residual([]*Node{u}, []*Node{Add(next, Reshape(e, 2, 1, 1))})
+		}, tensors.FromFlatDataAndDimensions(u, 2, 6, 8), eps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := tensors.MustCopyFlatData[float64](out)
+		if want := eps[1] * eps[1] / (h.Dt * h.Dt); len(r) != 2 || r[0] > 1e-20 || math.Abs(r[1]-want) > 1e-6*want {
+			t.Errorf("%s: residuals %g, want [0, %g]", scheme, r, want)
+		}
 	}
-	r := tensors.MustCopyFlatData[float64](out)
-	if want := eps[1] * eps[1] / (h.Dt * h.Dt); len(r) != 2 || r[0] > 1e-20 || math.Abs(r[1]-want) > 1e-6*want {
-		t.Errorf("residuals %g, want [0, %g]", r, want)
+
+	const nu = 0.7
+	c := cases[3] // 2-D periodic
+	g = c.grid(16)
+	explicit := Heat{Domain: g, Nu: nu}
+	for _, f := range []float64{0.5, 10} {
+		dt := f * explicit.MaxDt()
+		prev, next := solution(g, nu, 0, c.modes), solution(g, nu, dt, c.modes)
+		for _, scheme := range []Scheme{Explicit, Exact} {
+			h := Heat{Domain: g, Nu: nu, Dt: dt, Scheme: scheme}
+			out, err := ExecOnce(b, func(prev, next *Node) *Node {
+				return h.Residual([]*Node{prev}, []*Node{next})
+			}, prev, next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := math.Sqrt(tensors.MustCopyFlatData[float64](out)[0])
+			t.Logf("dt = %g·MaxDt: RMS %s residual of the exact solution %.2g", f, scheme, r)
+			if scheme == Exact && r > 1e-10 {
+				t.Errorf("dt = %g·MaxDt: the exact scheme's residual of the exact solution is %.3g, want 0", f, r)
+			}
+			if scheme == Explicit && r < 1e-3 {
+				t.Errorf("dt = %g·MaxDt: the explicit scheme's residual of the exact solution is %.3g, want its local error", f, r)
+			}
+		}
 	}
 }
 
