@@ -128,8 +128,10 @@ type Sampler struct {
 	exec  *context.Exec
 }
 
-// NewSampler compiles a sampler of eps over the schedule's tables in ctx (which holds eps's variables).
+// NewSampler compiles a sampler of eps over the schedule's tables in ctx (which holds eps's variables),
+// with s's unset fields defaulted (Sampling.WithDefaults).
 func NewSampler(b backends.Backend, ctx *context.Context, eps Func, tb Tables, s Sampling) (*Sampler, error) {
+	s = s.WithDefaults()
 	if err := s.Check(tb.T); err != nil {
 		return nil, err
 	}
