@@ -245,8 +245,15 @@ func TestTrainingSteps(t *testing.T) {
 	for i := range u {
 		u[i] = (float64(i) + 0.5) / n
 	}
+	net := cnf.Net{}.WithDefaults(2)
+	if err := (Model{Net: net, Times: "loguniform"}).Check(); err == nil {
+		t.Error("Times \"loguniform\" was accepted")
+	}
 	for _, times := range []string{TimesUniform, TimesLog} {
-		m := Model{Tables: Schedule{}.WithDefaults().Tables(), Times: times}
+		m := Model{Net: net, Tables: Schedule{}.WithDefaults().Tables(), Times: times}
+		if err := m.Check(); err != nil {
+			t.Fatal(err)
+		}
 		out := MustExecOnce(testbackend.Get(t), func(u *Node) *Node { return m.steps(u) }, u)
 		count := make([]float64, T+1)
 		for _, s := range tensors.MustCopyFlatData[float64](out) {
