@@ -29,7 +29,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/probinv/probinv/physics"
@@ -137,25 +136,10 @@ func (s Burgers) CheckState(state []*tensors.Tensor) error {
 // all time by the maximum principle of Burgers' equation (which the scheme keeps under MaxDt), and
 // so the value for UMax.
 func Bound(u0 *tensors.Tensor) (float64, error) {
-	if dt := u0.DType(); dt != dtypes.Float32 && dt != dtypes.Float64 {
-		return 0, fmt.Errorf("burgers: u₀ must be float32 or float64, got %s", dt)
-	}
-	m := 0.0
-	err := u0.ConstFlatData(func(flat any) {
-		switch v := flat.(type) {
-		case []float32:
-			for _, x := range v {
-				m = max(m, math.Abs(float64(x)))
-			}
-		case []float64:
-			for _, x := range v {
-				m = max(m, math.Abs(x))
-			}
-		}
-	})
+	m, err := physics.MaxAbs(u0)
 	switch {
 	case err != nil:
-		return 0, err
+		return 0, fmt.Errorf("burgers: u₀: %w", err)
 	case math.IsNaN(m) || math.IsInf(m, 0):
 		return 0, fmt.Errorf("burgers: u₀ is not finite (max|u₀| = %g)", m)
 	}

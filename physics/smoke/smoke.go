@@ -129,20 +129,9 @@ func (s Smoke) CheckState(state []*tensors.Tensor) error {
 			return fmt.Errorf("smoke: fields must be float32 or float64, got %s", dt)
 		}
 	}
-	speed := 0.0
-	for _, v := range state[VX : VY+1] {
-		v.MustConstFlatData(func(flat any) {
-			switch f := flat.(type) {
-			case []float64:
-				for _, x := range f {
-					speed = max(speed, math.Abs(x))
-				}
-			case []float32:
-				for _, x := range f {
-					speed = max(speed, math.Abs(float64(x)))
-				}
-			}
-		})
+	speed, err := physics.MaxAbs(state[VX : VY+1]...)
+	if err != nil {
+		return fmt.Errorf("smoke: %w", err)
 	}
 	if math.IsNaN(speed) || math.IsInf(speed, 0) {
 		return fmt.Errorf("smoke: the velocity is not finite")
