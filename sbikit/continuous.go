@@ -267,10 +267,17 @@ func (m *Model) SetSampling(o ODE) error {
 	if m.meta.Sampling == nil {
 		return fmt.Errorf("sbikit: a %s model samples without an ODE solver", m.meta.Method)
 	}
-	old := *m.meta.Sampling
-	*m.meta.Sampling = o
-	if err := m.buildContinuous(); err != nil {
-		*m.meta.Sampling = old
+	return reconfigure(m.meta.Sampling, o, m.buildContinuous)
+}
+
+// reconfigure sets a trained model's sampler setting *field to v and rebuilds the model with build,
+// putting the old value back when build refuses it, so that a refused setting leaves the model as it
+// was (SetSampling, SetLangevin, SetDiffusionSampling).
+func reconfigure[T any](field *T, v T, build func() error) error {
+	old := *field
+	*field = v
+	if err := build(); err != nil {
+		*field = old
 		return fmt.Errorf("sbikit: %w", err)
 	}
 	return nil

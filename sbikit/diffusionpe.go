@@ -117,11 +117,5 @@ func (m *Model) SetDiffusionSampling(s diffusion.Sampling) error {
 	if m.meta.Diffusion == nil {
 		return fmt.Errorf("sbikit: a %s model is not a diffusion model", m.meta.Method)
 	}
-	old := *m.meta.Diffusion
-	*m.meta.Diffusion = s.WithDefaults()
-	if err := m.buildDiffusion(); err != nil {
-		*m.meta.Diffusion = old
-		return fmt.Errorf("sbikit: %w", err)
-	}
-	return nil
+	return reconfigure(m.meta.Diffusion, s.WithDefaults(), m.buildDiffusion)
 }

@@ -120,13 +120,7 @@ func (m *Model) SetLangevin(l score.Langevin) error {
 	if m.meta.Langevin == nil {
 		return fmt.Errorf("sbikit: a %s model does not sample by Langevin dynamics", m.meta.Method)
 	}
-	old := *m.meta.Langevin
-	*m.meta.Langevin = l.WithDefaults(*m.meta.Noise)
-	if err := m.buildNPSE(); err != nil {
-		*m.meta.Langevin = old
-		return fmt.Errorf("sbikit: %w", err)
-	}
-	return nil
+	return reconfigure(m.meta.Langevin, l.WithDefaults(*m.meta.Noise), m.buildNPSE)
 }
 
 // Noise is the range of noise scales of an npse model, in standardized units (zero for other methods).
