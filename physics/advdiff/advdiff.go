@@ -38,7 +38,6 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
-	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/probinv/probinv/physics"
 	"github.com/probinv/probinv/physics/grid"
 )
@@ -317,26 +316,9 @@ func (s AdvDiff) coefficients(gr *Graph, dtype dtypes.DType) (lo, hi []*Node) {
 			l[j], h[j] = -s.Dt*(fLo+d), -s.Dt*(fHi-d)
 		}
 		dims := append([]int{1}, faces...)
-		lo, hi = append(lo, constant(gr, dtype, l, dims)), append(hi, constant(gr, dtype, h, dims))
+		lo, hi = append(lo, grid.Constant(gr, dtype, l, dims...)), append(hi, grid.Constant(gr, dtype, h, dims...))
 	}
 	return lo, hi
-}
-
-// constant is x (row-major over dims) as a constant of gr in dtype. It converts x on the host with a
-// typed loop: graph.ConstAsDType converts element by element through reflection, which took seconds
-// for the coefficients of a 1024² grid and most of a minute at 4096².
-func constant(gr *Graph, dtype dtypes.DType, x []float64, dims []int) *Node {
-	switch dtype {
-	case dtypes.Float64:
-		return ConstTensor(gr, tensors.FromFlatDataAndDimensions(x, dims...))
-	case dtypes.Float32:
-		x32 := make([]float32, len(x))
-		for i, v := range x {
-			x32[i] = float32(v)
-		}
-		return ConstTensor(gr, tensors.FromFlatDataAndDimensions(x32, dims...))
-	}
-	return ConvertDType(ConstTensor(gr, tensors.FromFlatDataAndDimensions(x, dims...)), dtype)
 }
 
 // Uniform is the constant velocity with components v (in grid-axis order, (v_y, v_x) in 2-D) as

@@ -192,7 +192,7 @@ func (p GRF) Score(_ *context.Context, u, sigma *Node, _ []*Node) *Node {
 	for a, b := range s.bases {
 		c = spectral.Apply(c, b.Forward(), a)
 	}
-	v := Add(Reshape(ConstAsDType(g, dtype, s.variance), append([]int{1}, s.dims...)...),
+	v := Add(grid.Constant(g, dtype, s.variance, append([]int{1}, s.dims...)...),
 		Reshape(Square(ConvertDType(sigma, dtype)), append([]int{-1}, ones[1:]...)...)) // λ_k + σ²
 	positive := GreaterThan(v, ZerosLike(v))
 	c = Mul(c, Where(positive, Neg(Inverse(Where(positive, v, OnesLike(v)))), ZerosLike(v)))

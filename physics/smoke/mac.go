@@ -2,6 +2,7 @@ package smoke
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
@@ -123,7 +124,7 @@ func NewProjection(g grid.Grid) (*Projection, error) {
 // Pressure solves ∆p = r (5-point, Neumann walls) for a zero-mean r, with zero-mean p.
 func (p *Projection) Pressure(r *Node) *Node {
 	hat := spectral.Apply(spectral.Apply(r, p.qyT, 0), p.qxT, 1)
-	hat = Mul(hat, InsertAxes(ConstAsDType(r.Graph(), r.DType(), p.invLambda), 0))
+	hat = Mul(hat, grid.Constant(r.Graph(), r.DType(), slices.Concat(p.invLambda...), 1, len(p.invLambda), len(p.invLambda[0])))
 	return spectral.Apply(spectral.Apply(hat, p.qy, 0), p.qx, 1)
 }
 

@@ -172,7 +172,7 @@ func Apply(u *Node, m [][]float64, a int) *Node {
 	if len(m) != n || len(m[0]) != n {
 		panic(fmt.Sprintf("spectral.Apply: a %d×%d matrix along an axis of %d cells", len(m), len(m[0]), n))
 	}
-	mat := ConstAsDType(u.Graph(), u.DType(), m)
+	mat := grid.Constant(u.Graph(), u.DType(), slices.Concat(m...), n, n)
 	// DotGeneral puts the free axis of the matrix last: move it back to where the grid axis was.
 	v := DotGeneral(u, []int{axis}, nil, mat, []int{1}, nil)
 	if axis == u.Rank()-1 {
